@@ -1,0 +1,43 @@
+//! # candlebook
+//!
+//! One dependency for a Rust notebook that follows a Keras CNN tutorial: datasets and image
+//! loading ([`data`]), OpenCV-exact image filters ([`kernels`]), models and devices ([`models`]),
+//! and figures that show inline in Jupyter ([`plots`]). A notebook starts with
+//!
+//! ```text
+//! :dep candlebook = { path = "../crates/candlebook" }
+//! use candlebook::prelude::*;
+//! ```
+//!
+//! Backends: the `cuda`, `cudnn` and `metal` features reach candle through every crate.
+//!
+//! ## Examples
+//!
+//! ```
+//! use candlebook::prelude::*;
+//! let device = best_device();
+//! let img = Tensor::full(128u8, (3, 32, 32), &device)?;
+//! let sharp = filter2d(&img, &Kernel2d::sharpen(), Border::default())?;
+//! let fig = side_by_side([(&img, "Image"), (&sharp, "Image Sharpened")])?;
+//! assert_eq!(fig.panel_count(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub use candle_core;
+pub use candlebook_data as data;
+pub use candlebook_kernels as kernels;
+pub use candlebook_models as models;
+pub use candlebook_plots as plots;
+
+/// Everything a notebook cell uses, in one import.
+pub mod prelude {
+    pub use candle_core::{DType, Device, IndexOp, Tensor, D};
+
+    pub use candlebook_data::{generated, load_image, DataError, DataRoot, LoadedImage};
+    pub use candlebook_kernels::{
+        avg_pool, canny, filter2d, gaussian_blur, image_to_tensor, max_pool, resize_area, tensor_to_image,
+        Border, Canny, GaussianBlur, ImageFilters, Kernel2d, KernelError,
+    };
+    pub use candlebook_models::{best_device, choose_device};
+    pub use candlebook_plots::{side_by_side, Colormap, Figure, ImageView, PlotError};
+}

@@ -1,0 +1,19 @@
+//! # candlebook-models
+//!
+//! Keras-style building blocks for the tutorials' CNNs. This first part holds device selection:
+//! [`best_device`] picks CUDA, then Metal, then the CPU, and prints what it picked, so a notebook
+//! runs unchanged on a laptop and on a GPU machine.
+//!
+//! ## Examples
+//!
+//! ```
+//! use candlebook_models::best_device;
+//! let device = best_device(); // prints e.g. "device: CPU (2 threads; built without the cuda/metal features)"
+//! let x = candle_core::Tensor::zeros((2, 3), candle_core::DType::F32, &device)?;
+//! assert_eq!(x.dims(), &[2, 3]);
+//! # Ok::<(), candle_core::Error>(())
+//! ```
+
+mod device;
+
+pub use device::{best_device, choose_device, DeviceChoice};

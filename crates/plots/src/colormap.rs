@@ -1,0 +1,63 @@
+//! Colour maps for single-channel images (matplotlib's names and behaviour).
+
+use crate::error::{PlotError, Result};
+use crate::viridis::VIRIDIS;
+
+/// How a single-channel image becomes colours. Values are first scaled to 0..=1 between the
+/// image's minimum and maximum (or a given range), as matplotlib's `imshow` does.
+///
+/// ```
+/// use candlebook_plots::Colormap;
+/// assert_eq!(Colormap::Gray.color(1.0), [255, 255, 255]);
+/// assert_eq!(Colormap::Binary.color(1.0), [0, 0, 0]);
+/// assert_eq!(Colormap::Viridis.color(0.0), [68, 1, 84]);
+/// let red = Colormap::linear(&[[0, 0, 0], [255, 0, 0]]).unwrap();
+/// assert_eq!(red.color(0.5), [128, 0, 0]);
+/// assert!(Colormap::linear(&[[0, 0, 0]]).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Colormap {
+    /// matplotlib's default: dark purple → blue → green → yellow.
+    #[default]
+    Viridis,
+    /// Black → white.
+    Gray,
+    /// White → black (matplotlib's `binary`).
+    Binary,
+    /// Linear blend through two or more colours, evenly spaced (matplotlib's
+    /// `LinearSegmentedColormap.from_list`), e.g. black → red for a red-channel view.
+    Linear(Vec<[u8; 3]>),
+}
+
+impl Colormap {
+    /// A linear colour map through the given colours (at least two).
+    pub fn linear(colours: &[[u8; 3]]) -> Result<Self> {
+        if colours.len() < 2 {
+            return Err(PlotError::TooFewColours(colours.len()));
+        }
+        Ok(Colormap::Linear(colours.to_vec()))
+    }
+
+    /// The colour of a value in 0..=1 (values outside are clipped; NaN is white, as matplotlib
+    /// leaves bad values transparent on a white figure).
+    pub fn color(&self, t: f32) -> [u8; 3] {
+        if t.is_nan() {
+            return [255, 255, 255];
+        }
+        let t = t.clamp(0.0, 1.0);
+        // matplotlib looks colours up in a 256-entry table: index = floor(t * 256), capped at 255.
+        let idx = ((t * 256.0) as usize).min(255);
+        match self {
+            Colormap::Viridis => VIRIDIS[idx],
+            Colormap::Gray => [idx as u8; 3],
+            Colormap::Binary => [255 - idx as u8; 3],
+            Colormap::Linear(cs) => {
+                let pos = idx as f32 / 255.0 * (cs.len() - 1) as f32;
+                let i = (pos.floor() as usize).min(cs.len() - 2);
+                let f = pos - i as f32;
+                let (a, b) = (cs[i], cs[i + 1]);
+                std::array::from_fn(|k| (a[k] as f32 + (b[k] as f32 - a[k] as f32) * f).round() as u8)
+            }
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! `Figure`: a grid of panels (images with captions, line charts) drawn with plotters, shown
+//! inline in evcxr as PNG and saved to PNG or SVG.
+
+use std::io::Write;
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::error::{drawing, PlotError, Result};
+use crate::font::{ensure_fonts, FONT_FAMILY};
+use crate::image_view::{ImageView, IntoImageView};
+use crate::line_chart::LineChart;
+
+/// What one cell of a figure's grid holds.
+#[derive(Debug, Clone)]
+pub enum Panel {
+    /// An image, with an optional caption under it (matplotlib's `xlabel`).
+    Image {
+        /// The image.
+        view: ImageView,
+        /// Caption drawn below the image.
+        caption: Option<String>,
+    },
+    /// A line chart.
+    Lines(LineChart),
+    /// An empty cell.
+    Blank,
+}
+
+impl Panel {
+    /// An image panel without caption.
+    pub fn image(view: ImageView) -> Self {
+        Panel::Image { view, caption: None }
+    }
+
+    /// An image panel with a caption under it.
+    pub fn captioned(view: ImageView, caption: impl Into<String>) -> Self {
+        Panel::Image { view, caption: Some(caption.into()) }
+    }
+}
+
+impl From<LineChart> for Panel {
+    fn from(chart: LineChart) -> Self {
+        Panel::Lines(chart)
+    }
+}
+
+/// A figure: `rows × cols` panels filled row by row, an optional title, a size in pixels.
+///
+/// In a notebook, a cell whose last value is a `Figure` shows it inline (evcxr calls
+/// [`Figure::evcxr_display`]). [`Figure::save`] writes `.png` or `.svg`.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_plots::{Figure, ImageView, LineChart, Panel};
+/// let img = ImageView::new(&Tensor::zeros((3, 8, 8), candle_core::DType::U8, &Device::Cpu).unwrap()).unwrap();
+/// let chart = LineChart::new().title("loss").series("train", &[1.0, 2.0, 3.0], &[0.9, 0.5, 0.3]).unwrap();
+/// let fig = Figure::grid(1, 2).size(600, 300).with_panel(Panel::captioned(img, "Image")).with_panel(chart);
+/// let png = fig.to_rgb().unwrap();
+/// assert_eq!((png.width(), png.height()), (600, 300));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Figure {
+    width: u32,
+    height: u32,
+    rows: usize,
+    cols: usize,
+    title: Option<String>,
+    panels: Vec<Panel>,
+}
+
+/// Caption and title font size in pixels.
+const LABEL_PX: f64 = 17.0;
+const TITLE_PX: f64 = 22.0;
+
+impl Figure {
+    /// An empty `rows × cols` grid, 400 pixels per panel side until [`Figure::size`] says otherwise.
+    pub fn grid(rows: usize, cols: usize) -> Self {
+        let (r, c) = (rows.max(1), cols.max(1));
+        Self { width: 400 * c as u32, height: 400 * r as u32, rows: r, cols: c, title: None, panels: Vec::new() }
+    }
+
+    /// Sets the size in pixels.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.width = width;
+        self.height = height;
+        self
+    }
+
+    /// Sets a title drawn above all panels.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Adds the next panel (row by row).
+    pub fn with_panel(mut self, panel: impl Into<Panel>) -> Self {
+        self.panels.push(panel.into());
+        self
+    }
+
+    /// Adds the next panel in place.
+    pub fn push(&mut self, panel: impl Into<Panel>) {
+        self.panels.push(panel.into());
+    }
+
+    /// Number of panels added.
+    pub fn panel_count(&self) -> usize {
+        self.panels.len()
+    }
+
+    /// The panels, row by row.
+    pub fn panels(&self) -> &[Panel] {
+        &self.panels
+    }
+
+    /// Width and height in pixels.
+    pub fn dimensions(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.width < 16 || self.height < 16 {
+            return Err(PlotError::BadLayout(format!("figure of {}x{} pixels is too small", self.width, self.height)));
+        }
+        if self.width > 16384 || self.height > 16384 {
+            return Err(PlotError::BadLayout(format!("figure of {}x{} pixels is too large", self.width, self.height)));
+        }
+        if self.panels.len() > self.rows * self.cols {
+            return Err(PlotError::BadLayout(format!(
+                "{} panels do not fit a {}x{} grid",
+                self.panels.len(),
+                self.rows,
+                self.cols
+            )));
+        }
+        Ok(())
+    }
+
+    /// Draws the figure on any plotters drawing area.
+    pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        self.check()?;
+        ensure_fonts();
+        root.fill(&WHITE).map_err(drawing)?;
+        let body = match &self.title {
+            Some(t) => root
+                .titled(t, (FONT_FAMILY, TITLE_PX * 1.1).into_font().style(FontStyle::Bold))
+                .map_err(drawing)?,
+            None => root.clone(),
+        };
+        let cells = body.split_evenly((self.rows, self.cols));
+        for (panel, area) in self.panels.iter().zip(cells.iter()) {
+            match panel {
+                Panel::Image { view, caption } => draw_image(area, view, caption.as_deref())?,
+                Panel::Lines(chart) => chart.draw(area)?,
+                Panel::Blank => {}
+            }
+        }
+        root.present().map_err(drawing)?;
+        Ok(())
+    }
+
+    /// Renders to an RGB buffer.
+    pub fn to_rgb(&self) -> Result<image::RgbImage> {
+        self.check()?;
+        let mut buf = vec![0u8; self.width as usize * self.height as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (self.width, self.height)).into_drawing_area();
+            self.draw(&root)?;
+        }
+        image::RgbImage::from_raw(self.width, self.height, buf)
+            .ok_or_else(|| PlotError::Drawing("bitmap buffer has the wrong size".into()))
+    }
+
+    /// Renders to PNG bytes.
+    pub fn to_png(&self) -> Result<Vec<u8>> {
+        let rgb = self.to_rgb()?;
+        let mut out = std::io::Cursor::new(Vec::new());
+        rgb.write_to(&mut out, image::ImageFormat::Png)?;
+        Ok(out.into_inner())
+    }
+
+    /// Renders to an SVG document (images are embedded as PNG data).
+    pub fn to_svg(&self) -> Result<String> {
+        self.check()?;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (self.width, self.height)).into_drawing_area();
+            self.draw(&root)?;
+        }
+        Ok(svg)
+    }
+
+    /// Saves to `path` as PNG or SVG (by extension). The file is written to a temporary file next
+    /// to it and renamed, so a crash never leaves half a file.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+        let bytes = match ext.as_deref() {
+            Some("png") => self.to_png()?,
+            Some("svg") => self.to_svg()?.into_bytes(),
+            _ => return Err(PlotError::UnknownFormat { path: path.display().to_string() }),
+        };
+        write_atomic(path, &bytes)
+    }
+
+    /// Shows the figure inline in evcxr as a PNG; if it cannot be drawn, prints why instead.
+    pub fn evcxr_display(&self) {
+        match self.to_png() {
+            Ok(png) => evcxr_runtime::mime_type("image/png").bytes(&png),
+            Err(e) => println!("(figure could not be drawn: {e})"),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| PlotError::Io { path: path.display().to_string(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+fn draw_image<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, view: &ImageView, caption: Option<&str>) -> Result<()> {
+    let (aw, ah) = area.dim_in_pixel();
+    let pad = 8u32;
+    let line = (LABEL_PX * 1.6) as u32;
+    let top = if view.title_text().is_some() { line } else { 0 };
+    let bottom = if caption.is_some() { line } else { 0 };
+    let max_w = aw.saturating_sub(2 * pad).max(1);
+    let max_h = ah.saturating_sub(2 * pad + top + bottom).max(1);
+    let rgb = view.fitted(max_w, max_h);
+    let (iw, ih) = (rgb.width(), rgb.height());
+    let x = ((aw - iw.min(aw)) / 2) as i32;
+    let block_h = top + ih + bottom;
+    let y0 = ((ah.saturating_sub(block_h)) / 2) as i32;
+    let y = y0 + top as i32;
+    if let Some((title, c)) = view.title_text() {
+        let style = (FONT_FAMILY, LABEL_PX)
+            .into_font()
+            .color(&RGBColor(c[0], c[1], c[2]))
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        area.draw_text(title, &style, ((aw / 2) as i32, y0 + (top / 2) as i32)).map_err(drawing)?;
+    }
+    let element = BitMapElement::with_owned_buffer((x, y), (iw, ih), rgb.into_raw())
+        .ok_or_else(|| PlotError::Drawing("image buffer has the wrong size".into()))?;
+    area.draw(&element).map_err(drawing)?;
+    area.draw(&Rectangle::new([(x - 1, y - 1), (x + iw as i32, y + ih as i32)], BLACK.stroke_width(1)))
+        .map_err(drawing)?;
+    if let Some(text) = caption {
+        let style = (FONT_FAMILY, LABEL_PX).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
+        area.draw_text(text, &style, ((aw / 2) as i32, y + ih as i32 + (bottom / 2) as i32))
+            .map_err(drawing)?;
+    }
+    Ok(())
+}
+
+/// Images side by side, each with its caption underneath: the layout of the tutorials' kernel
+/// figures (`plt.subplot(1, n, i)` + `plt.xlabel(...)`). Accepts tensors, `image` buffers or views.
+///
+/// ```
+/// use candle_core::{Device, Tensor, DType};
+/// use candlebook_plots::side_by_side;
+/// let a = Tensor::zeros((3, 20, 30), DType::U8, &Device::Cpu).unwrap();
+/// let b = Tensor::ones((20, 30), DType::F32, &Device::Cpu).unwrap();
+/// let fig = side_by_side([(&a, "Original"), (&b, "Edges")]).unwrap();
+/// assert_eq!(fig.panel_count(), 2);
+/// assert!(side_by_side(Vec::<(&Tensor, &str)>::new()).is_err());
+/// ```
+pub fn side_by_side<V, S, I>(items: I) -> Result<Figure>
+where
+    V: IntoImageView,
+    S: Into<String>,
+    I: IntoIterator<Item = (V, S)>,
+{
+    let panels: Vec<Panel> = items
+        .into_iter()
+        .map(|(v, s)| Ok(Panel::captioned(v.into_image_view()?, s)))
+        .collect::<Result<_>>()?;
+    if panels.is_empty() {
+        return Err(PlotError::Empty("side_by_side needs at least one image".into()));
+    }
+    let n = panels.len() as u32;
+    // Each panel ~ 360 px wide; the height follows the tallest aspect ratio plus the caption.
+    let panel_w = if n <= 2 { 420 } else { 340 };
+    let aspect = panels
+        .iter()
+        .filter_map(|p| match p {
+            Panel::Image { view, .. } => Some(view.height() as f64 / view.width() as f64),
+            _ => None,
+        })
+        .fold(0.0f64, f64::max);
+    let img_h = ((panel_w - 16) as f64 * aspect).round().clamp(60.0, 900.0) as u32;
+    let height = img_h + 16 + (LABEL_PX * 1.6) as u32;
+    let mut fig = Figure::grid(1, panels.len()).size(panel_w * n, height);
+    for p in panels {
+        fig.push(p);
+    }
+    Ok(fig)
+}

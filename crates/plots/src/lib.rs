@@ -1,0 +1,38 @@
+//! # candlebook-plots
+//!
+//! Figures for notebooks: images (tensors or `image` buffers, RGB or one channel through a colour
+//! map), side-by-side image panels with captions, and line charts, drawn with plotters. Every
+//! figure shows inline in evcxr (Jupyter's Rust kernel) as a PNG when it is a cell's last value,
+//! and saves to PNG or SVG. Text uses an embedded DejaVu Sans, so figures render the same on a
+//! machine with no system fonts.
+//!
+//! ## Examples
+//!
+//! ```
+//! use candle_core::{DType, Device, Tensor};
+//! use candlebook_plots::{side_by_side, Colormap, ImageView};
+//!
+//! let img = Tensor::zeros((3, 64, 64), DType::U8, &Device::Cpu)?;
+//! let edges = Tensor::zeros((1, 64, 64), DType::U8, &Device::Cpu)?;
+//! // as plt.subplot(1, 2, i); plt.imshow(...); plt.xlabel(...)
+//! let fig = side_by_side([(ImageView::new(&img)?, "Image"), (ImageView::new(&edges)?.cmap(Colormap::Gray), "Edges")])?;
+//! let dir = std::env::temp_dir();
+//! fig.save(dir.join("candlebook-doc-example.png"))?;
+//! fig.save(dir.join("candlebook-doc-example.svg"))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod colormap;
+mod error;
+mod figure;
+mod font;
+mod image_view;
+mod line_chart;
+mod viridis;
+
+pub use colormap::Colormap;
+pub use error::{PlotError, Result};
+pub use figure::{side_by_side, Figure, Panel};
+pub use font::FONT_FAMILY;
+pub use image_view::{ImageView, IntoImageView};
+pub use line_chart::{LineChart, Series, TAB10};
