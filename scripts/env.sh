@@ -10,8 +10,4 @@ export EVCXR_CONFIG_DIR="$CANDLEBOOK_TOOLS/evcxr/config"
 # One absolute build folder shared by every notebook and kernel: the second run reuses the build.
 export EVCXR_TMPDIR="$CANDLEBOOK_TOOLS/evcxr/build"
 export PATH="$CANDLEBOOK_TOOLS/cargo/bin:$CANDLEBOOK_VENV/bin:$PATH"
-# Notebooks and tests find real data here when it exists (see data/README.md).
-if [ -z "${CANDLEBOOK_DATA:-}" ] && [ -d "$_cb_root/../shared/datasets" ]; then
-  export CANDLEBOOK_DATA="$(cd "$_cb_root/../shared/datasets" && pwd)"
-fi
 unset _cb_root

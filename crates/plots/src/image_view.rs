@@ -30,7 +30,7 @@ enum Pixels {
 /// assert_eq!(rgb.get_pixel(0, 0).0, [0, 0, 0]);
 /// assert_eq!(rgb.get_pixel(1, 1).0, [255, 255, 255]);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ImageView {
     width: u32,
     height: u32,
@@ -39,6 +39,20 @@ pub struct ImageView {
     range: Option<(f32, f32)>,
     title: Option<String>,
     title_color: [u8; 3],
+}
+
+impl std::fmt::Debug for ImageView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.pixels {
+            Pixels::Rgb(_) => "RGB".to_string(),
+            Pixels::Scalar(_) => format!("1 channel, {:?}", self.cmap),
+        };
+        write!(f, "ImageView({}x{}, {kind}", self.width, self.height)?;
+        if let Some(t) = &self.title {
+            write!(f, ", title {t:?}")?;
+        }
+        write!(f, ")")
+    }
 }
 
 impl ImageView {
