@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::border::{pad_hw, Border};
 use crate::error::{KernelError, Result};
-use crate::layout::{pixel_kind, saturate_u8_half_even, Batch, Pixel};
+use crate::layout::{with_host_slice, pixel_kind, saturate_u8_half_even, Batch, Pixel};
 
 /// A 2-D filter kernel (row-major weights), checked once when it is made: non-empty, rectangular,
 /// finite. The anchor is the centre, `(rows / 2, cols / 2)`, as OpenCV's default `(-1, -1)`.
@@ -148,8 +148,45 @@ pub(crate) fn correlate_tensor(x: &Tensor, kernel: &Kernel2d, border: Border, ki
     })
 }
 
-/// Per-plane correlation on the host, parallel over planes. `finish` turns each f32 sum into the
-/// output element.
+/// Row and column source maps of a padded plane (`None`: the constant border value).
+struct PadMap {
+    rows: Vec<Option<usize>>,
+    cols: Vec<Option<usize>>,
+    left: usize,
+}
+
+impl PadMap {
+    fn new(kernel: &Kernel2d, border: Border, (h, w): (usize, usize)) -> Self {
+        let (top, bottom, left, right) = kernel.padding();
+        let rows = (0..h + top + bottom).map(|i| border.source_index(i as isize - top as isize, h)).collect();
+        let cols = (0..w + left + right).map(|i| border.source_index(i as isize - left as isize, w)).collect();
+        Self { rows, cols, left }
+    }
+
+    /// Fills `pad` (rows × cols of the padded plane) from `plane` (h × w).
+    fn fill<T: Copy, A: Copy>(&self, plane: &[T], w: usize, conv: impl Fn(T) -> A, fill: A, pad: &mut [A]) {
+        let pw = self.cols.len();
+        for (py, rs) in self.rows.iter().enumerate() {
+            let prow = &mut pad[py * pw..(py + 1) * pw];
+            match rs {
+                None => prow.fill(fill),
+                Some(sy) => {
+                    let srow = &plane[sy * w..(sy + 1) * w];
+                    prow[self.left..self.left + w].iter_mut().zip(srow).for_each(|(p, &s)| *p = conv(s));
+                    let edges = (0..self.left).chain(self.left + w..pw);
+                    for px in edges {
+                        prow[px] = self.cols[px].map_or(fill, |sx| conv(srow[sx]));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Per-plane correlation on the host in f32, parallel over planes. `finish` turns each f32 sum into
+/// the output element. Taps are accumulated with fused multiply-add in row-major order, as
+/// OpenCV's vector loop does (a separate multiply and add rounds twice and can differ in the last
+/// bit, which now and then moves a u8 result across a .5 boundary).
 pub(crate) fn correlate_planes<T, O>(
     src: &[T],
     (h, w): (usize, usize),
@@ -161,13 +198,9 @@ where
     T: Copy + Into<f32> + Sync,
     O: Copy + Default + Send,
 {
-    let (top, bottom, left, right) = kernel.padding();
-    let (ph, pw) = (h + top + bottom, w + left + right);
+    let map = PadMap::new(kernel, border, (h, w));
+    let (ph, pw) = (map.rows.len(), map.cols.len());
     let taps = kernel.taps();
-    let col_src: Vec<Option<usize>> =
-        (0..pw).map(|i| border.source_index(i as isize - left as isize, w)).collect();
-    let row_src: Vec<Option<usize>> =
-        (0..ph).map(|i| border.source_index(i as isize - top as isize, h)).collect();
     let fill = match border {
         Border::Constant(v) => v,
         _ => 0.0,
@@ -175,41 +208,51 @@ where
     let fma = has_fma();
     let mut out = vec![O::default(); src.len()];
     out.par_chunks_mut(h * w).zip(src.par_chunks(h * w)).for_each_init(
-        || (vec![0f32; ph * pw], vec![0f32; w]),
+        || (vec![0f32; ph * pw], vec![0f32; h * w]),
         |(pad, acc), (dst, plane)| {
-            for (py, rs) in row_src.iter().enumerate() {
-                let prow = &mut pad[py * pw..(py + 1) * pw];
-                match rs {
-                    None => prow.fill(fill),
-                    Some(sy) => {
-                        let srow = &plane[sy * w..(sy + 1) * w];
-                        prow[left..left + w].iter_mut().zip(srow).for_each(|(p, &s)| *p = s.into());
-                        for (px, cs) in col_src.iter().enumerate() {
-                            if px < left || px >= left + w {
-                                prow[px] = cs.map_or(fill, |sx| srow[sx].into());
-                            }
-                        }
-                    }
-                }
-            }
-            for y in 0..h {
-                acc.fill(0.0);
-                for &(dy, dx, k) in &taps {
-                    let row = &pad[(y + dy) * pw + dx..(y + dy) * pw + dx + w];
-                    fused_row(acc, row, k, fma);
-                }
-                dst[y * w..(y + 1) * w].iter_mut().zip(acc.iter()).for_each(|(d, &a)| *d = finish(a));
-            }
+            map.fill(plane, w, |v: T| v.into(), fill, pad);
+            accumulate_f32(pad, pw, (h, w), &taps, acc, fma);
+            dst.iter_mut().zip(acc.iter()).for_each(|(d, &a)| *d = finish(a));
         },
     );
     out
 }
 
-/// True when the CPU has fused multiply-add instructions (checked once per call).
+/// `acc = Σ k · shifted(pad)` over the taps, with fused multiply-add.
+fn accumulate_f32(pad: &[f32], pw: usize, (h, w): (usize, usize), taps: &[(usize, usize, f32)], acc: &mut [f32], fma: bool) {
+    #[inline(always)]
+    fn body(pad: &[f32], pw: usize, (h, w): (usize, usize), taps: &[(usize, usize, f32)], acc: &mut [f32]) {
+        acc.fill(0.0);
+        for &(dy, dx, k) in taps {
+            for y in 0..h {
+                let row = &pad[(y + dy) * pw + dx..][..w];
+                let a = &mut acc[y * w..(y + 1) * w];
+                a.iter_mut().zip(row).for_each(|(a, &v)| *a = k.mul_add(v, *a));
+            }
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        fn fast(pad: &[f32], pw: usize, hw: (usize, usize), taps: &[(usize, usize, f32)], acc: &mut [f32]) {
+            body(pad, pw, hw, taps, acc)
+        }
+        if fma {
+            // SAFETY: only called after the CPU reported the `avx2` and `fma` features.
+            unsafe { fast(pad, pw, (h, w), taps, acc) };
+            return;
+        }
+    }
+    let _ = fma;
+    // Without FMA hardware, `mul_add` is computed exactly in software: same results, slower.
+    body(pad, pw, (h, w), taps, acc)
+}
+
+/// True when the CPU has AVX2 and fused multiply-add (checked once per call).
 fn has_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("fma")
+        std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -217,26 +260,63 @@ fn has_fma() -> bool {
     }
 }
 
-/// `acc[i] = fma(k, row[i], acc[i])`. OpenCV's vector loop accumulates with fused multiply-add, so
-/// we do too (a separate multiply and add rounds twice and can differ in the last bit, which moves
-/// a u8 result across a .5 boundary now and then). With FMA hardware this is a vector loop; without
-/// it `mul_add` is computed exactly in software (same results, slower).
-#[inline]
-fn fused_row(acc: &mut [f32], row: &[f32], k: f32, fma: bool) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "fma")]
-        fn with_fma(acc: &mut [f32], row: &[f32], k: f32) {
-            acc.iter_mut().zip(row).for_each(|(a, &v)| *a = k.mul_add(v, *a));
+/// Integer weights of a kernel whose weights are all small integers, with the largest possible
+/// |sum| for u8 input fitting i16; `None` otherwise.
+fn integer_taps(kernel: &Kernel2d) -> Option<Vec<(usize, usize, i16)>> {
+    let taps = kernel.taps();
+    let mut abs_sum = 0f32;
+    for &(_, _, k) in &taps {
+        if k.fract() != 0.0 {
+            return None;
         }
-        if fma {
-            // SAFETY: only called after the CPU reported the `fma` feature.
-            unsafe { with_fma(acc, row, k) };
-            return;
-        }
+        abs_sum += k.abs();
     }
-    let _ = fma;
-    acc.iter_mut().zip(row).for_each(|(a, &v)| *a = k.mul_add(v, *a));
+    (abs_sum * 255.0 <= i16::MAX as f32).then(|| taps.iter().map(|&(y, x, k)| (y, x, k as i16)).collect())
+}
+
+/// u8 correlation with an integer kernel, in exact i16 arithmetic: the same result as the f32 path
+/// (every sum is a small integer, exact in f32), several times faster.
+fn correlate_u8_integer(src: &[u8], (h, w): (usize, usize), kernel: &Kernel2d, taps: &[(usize, usize, i16)], border: Border) -> Vec<u8> {
+    let map = PadMap::new(kernel, border, (h, w));
+    let (ph, pw) = (map.rows.len(), map.cols.len());
+    let fill = match border {
+        Border::Constant(v) => v.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16,
+        _ => 0,
+    };
+    #[inline(always)]
+    fn body(pad: &[i16], pw: usize, (h, w): (usize, usize), taps: &[(usize, usize, i16)], acc: &mut [i16], dst: &mut [u8]) {
+        acc.fill(0);
+        for &(dy, dx, k) in taps {
+            for y in 0..h {
+                let row = &pad[(y + dy) * pw + dx..][..w];
+                let a = &mut acc[y * w..(y + 1) * w];
+                a.iter_mut().zip(row).for_each(|(a, &v)| *a = a.wrapping_add(k.wrapping_mul(v)));
+            }
+        }
+        dst.iter_mut().zip(acc.iter()).for_each(|(d, &a)| *d = a.clamp(0, 255) as u8);
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn fast(pad: &[i16], pw: usize, hw: (usize, usize), taps: &[(usize, usize, i16)], acc: &mut [i16], dst: &mut [u8]) {
+        body(pad, pw, hw, taps, acc, dst)
+    }
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    let mut out = vec![0u8; src.len()];
+    out.par_chunks_mut(h * w).zip(src.par_chunks(h * w)).for_each_init(
+        || (vec![0i16; ph * pw], vec![0i16; h * w]),
+        |(pad, acc), (dst, plane)| {
+            map.fill(plane, w, |v: u8| v as i16, fill, pad);
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: only called after the CPU reported the `avx2` feature.
+                unsafe { fast(pad, pw, (h, w), taps, acc, dst) };
+                return;
+            }
+            body(pad, pw, (h, w), taps, acc, dst)
+        },
+    );
+    out
 }
 
 /// Rounds half to even and saturates, as OpenCV's `saturate_cast<uchar>(float)`.
@@ -249,13 +329,15 @@ fn correlate_cpu(x: &Tensor, kernel: &Kernel2d, border: Border, kind: Pixel) -> 
     let shape = (n, c, h, w);
     Ok(match kind {
         Pixel::U8 => {
-            let src = x.flatten_all()?.to_vec1::<u8>()?;
-            let out = correlate_planes(&src, (h, w), kernel, border, saturate_u8);
+            let integer = integer_taps(kernel).filter(|_| !matches!(border, Border::Constant(v) if v.fract() != 0.0));
+            let out = with_host_slice::<u8, _>(x, |src| match integer {
+                Some(taps) => correlate_u8_integer(src, (h, w), kernel, &taps, border),
+                None => correlate_planes(src, (h, w), kernel, border, saturate_u8),
+            })?;
             Tensor::from_vec(out, shape, &Device::Cpu)?
         }
         Pixel::F32 => {
-            let src = x.flatten_all()?.to_vec1::<f32>()?;
-            let out = correlate_planes(&src, (h, w), kernel, border, |v| v);
+            let out = with_host_slice::<f32, _>(x, |src| correlate_planes(src, (h, w), kernel, border, |v| v))?;
             Tensor::from_vec(out, shape, &Device::Cpu)?
         }
     })

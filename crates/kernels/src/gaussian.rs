@@ -5,7 +5,7 @@ use candle_core::{DType, Device, Tensor};
 use crate::border::Border;
 use crate::error::{KernelError, Result};
 use crate::filter::{correlate_planes, correlate_tensor, Kernel2d};
-use crate::layout::{pixel_kind, Batch, Pixel};
+use crate::layout::{pixel_kind, with_host_slice, Batch, Pixel};
 
 /// OpenCV's fixed kernels for `sigma <= 0` and ksize 1, 3, 5, 7.
 const SMALL_GAUSSIAN: [&[f64]; 4] = [
@@ -206,14 +206,12 @@ fn blur_cpu(x: &Tensor, kx: &Kernel2d, ky: &Kernel2d, border: Border, kind: Pixe
     let shape = (n, c, h, w);
     Ok(match kind {
         Pixel::U8 => {
-            let src = x.flatten_all()?.to_vec1::<u8>()?;
-            let mid = correlate_planes(&src, (h, w), kx, border, |v| v.min(FIXED16_MAX));
+            let mid = with_host_slice::<u8, _>(x, |src| correlate_planes(src, (h, w), kx, border, |v| v.min(FIXED16_MAX)))?;
             let out = correlate_planes(&mid, (h, w), ky, border, |v| (v + 0.5).floor().min(255.0) as u8);
             Tensor::from_vec(out, shape, &Device::Cpu)?
         }
         Pixel::F32 => {
-            let src = x.flatten_all()?.to_vec1::<f32>()?;
-            let mid = correlate_planes(&src, (h, w), kx, border, |v| v);
+            let mid = with_host_slice::<f32, _>(x, |src| correlate_planes(src, (h, w), kx, border, |v| v))?;
             let out = correlate_planes(&mid, (h, w), ky, border, |v| v);
             Tensor::from_vec(out, shape, &Device::Cpu)?
         }

@@ -63,3 +63,21 @@ pub(crate) fn saturate_u8_half_even(x: &Tensor) -> Result<Tensor> {
     let r = tie.where_cond(&even, &rounded)?;
     Ok(r.clamp(0f32, 255f32)?.to_dtype(DType::U8)?)
 }
+
+/// Runs `f` on the elements of a CPU tensor in row-major order, borrowing the storage of a
+/// contiguous tensor (no copy: copying a 60,000-image batch cost more than filtering it) and
+/// copying otherwise.
+pub(crate) fn with_host_slice<T, R>(x: &Tensor, f: impl FnOnce(&[T]) -> R) -> Result<R>
+where
+    T: candle_core::WithDType,
+{
+    {
+        let (storage, layout) = x.storage_and_layout();
+        if let (candle_core::Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
+            let all = cpu.as_slice::<T>()?;
+            return Ok(f(&all[start..end]));
+        }
+    }
+    let v = x.flatten_all()?.to_vec1::<T>()?;
+    Ok(f(&v))
+}

@@ -4,11 +4,17 @@
 //! photo; read in place, never copied into the project) and the project's own
 //! (`tests/fixtures`, made by `scripts/make-opencv-fixtures` from synthetic images).
 //!
-//! Tolerance: filter2D, GaussianBlur and Canny must match exactly (every pixel). INTER_AREA resize
-//! must match exactly too, except that a value may differ by one grey level on at most 0.5% of the
-//! pixels: OpenCV sums fractional area weights in f32 in an order its SIMD code chooses, so a sum
-//! that lands within a rounding error of .5 can round either way; a 1-level difference is that
-//! and nothing else.
+//! Tolerances, and why:
+//! - GaussianBlur, Canny, INTER_AREA shrinking, and filter2D with integer weights (the tutorial's
+//!   sharpen kernel): exact, every pixel.
+//! - filter2D with fractional weights on u8: at most one grey level on at most 0.1% of pixels.
+//!   OpenCV sums the taps in f32 with fused multiply-add in its vector loop but with a separate
+//!   multiply and add in the scalar loop that finishes each row; which pixels take which path
+//!   depends on the build's vector width (4.12 and 5.0 differ). We always fuse, so a sum that lies
+//!   within one f32 rounding of .5 can round the other way. f32 images: within 1e-5.
+//! - INTER_AREA enlarging: at most one grey level on at most 0.5% of pixels; OpenCV's vertical
+//!   linear pass rounds differently in its vector and scalar loops (we model the vector width of
+//!   the pip builds; a few pixels at the split still differ by 1).
 
 use std::path::{Path, PathBuf};
 
@@ -105,6 +111,12 @@ fn compare(y: &Tensor, expected: &Tensor) -> (usize, f64, usize) {
     (diffs.len(), diffs.iter().cloned().fold(0.0, f64::max), a.len())
 }
 
+/// True when a resize case enlarges the image along either axis.
+fn enlarges(dir: &Path, case: &Value) -> bool {
+    let (w, h) = image::image_dimensions(dir.join(case["input"].as_str().unwrap())).unwrap();
+    case["width"].as_u64().unwrap() > w as u64 || case["height"].as_u64().unwrap() > h as u64
+}
+
 fn run_all(dir: &Path) -> usize {
     let cases: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     let cases = cases["cases"].as_array().unwrap();
@@ -114,11 +126,17 @@ fn run_all(dir: &Path) -> usize {
         let (n, max, total) = compare(&y, &expected);
         let op = case["op"].as_str().unwrap();
         let float = case["input"].as_str().unwrap().ends_with(".f32");
+        let integer_kernel = case
+            .get("kernel")
+            .and_then(|k| k.as_array())
+            .is_some_and(|rows| rows.iter().flat_map(|r| r.as_array().unwrap()).all(|v| v.as_f64().unwrap().fract() == 0.0));
         let ok = if float {
             // f32 sums in the same order as OpenCV: identical up to the last bit in practice;
             // allow one float rounding step.
             max <= 1e-5
-        } else if op == "resize" {
+        } else if op == "filter2D" && !integer_kernel {
+            max <= 1.0 && (n as f64) <= 0.001 * total as f64
+        } else if op == "resize" && enlarges(dir, case) {
             max <= 1.0 && (n as f64) <= 0.005 * total as f64
         } else {
             n == 0
