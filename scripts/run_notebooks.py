@@ -2,6 +2,7 @@
 import argparse
 import base64
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,9 @@ def run(path: Path, out_dir: Path, inplace: bool, timeout: int) -> bool:
     (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / "notebooks" / path.name)
     fig_dir = out_dir / "figures" / path.stem
-    fig_dir.mkdir(parents=True, exist_ok=True)
+    if fig_dir.exists():
+        shutil.rmtree(fig_dir)
+    fig_dir.mkdir(parents=True)
     n = 0
     for ci, oi, png in figures(nb):
         (fig_dir / f"cell{ci:02d}-{oi}.png").write_bytes(png)

@@ -85,7 +85,7 @@ impl DataRoot {
         if path.exists() {
             let image = load_image(&path, device)?;
             let (c, h, w) = image.dims3()?;
-            println!("loaded {} ({w}x{h}, {c} channels)", path.display());
+            println!("REAL DATA: loaded {} ({w}x{h}, {c} channels)", path.display());
             Ok(LoadedImage { image, source: ImageSource::File(path) })
         } else {
             let image = fallback(device)?;

@@ -1,0 +1,82 @@
+"""Checks freshly executed notebooks (scripts/run-notebooks --out DIR) against the committed ones.
+
+For every notebook: no cell raised an error; every code cell that shows a figure in the committed
+copy shows one in the fresh run too, and each figure is a real PNG of plausible size; the run on
+generated data says so in its output. Prints `notebooks: N passed, M failed`.
+Usage: python tests/check_notebooks.py OUT_DIR [NAME_PREFIX ...]
+"""
+import base64
+import io
+import sys
+from pathlib import Path
+
+import nbformat
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def png_outputs(cell):
+    return [base64.b64decode(o["data"]["image/png"]) for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+
+
+def text_of(nb):
+    parts = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            parts.append(o.get("text", "") or "")
+            parts.append(str(o.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)
+
+
+def check(committed: Path, fresh: Path) -> list:
+    problems = []
+    if not fresh.exists():
+        return [f"{fresh} was not written (the notebook did not run)"]
+    a, b = nbformat.read(committed, 4), nbformat.read(fresh, 4)
+    if len(a.cells) != len(b.cells):
+        return [f"cell count differs: committed {len(a.cells)}, fresh {len(b.cells)}"]
+    figures = 0
+    for i, (ca, cb) in enumerate(zip(a.cells, b.cells)):
+        if ca.cell_type != "code":
+            continue
+        for o in cb.get("outputs", []):
+            if o.get("output_type") == "error":
+                problems.append(f"cell {i}: {o.get('ename')}: {o.get('evalue')}")
+        want, got = png_outputs(ca), png_outputs(cb)
+        if len(got) < len(want):
+            problems.append(f"cell {i}: committed copy shows {len(want)} figure(s), fresh run {len(got)}")
+        for png in got:
+            img = Image.open(io.BytesIO(png))
+            img.load()
+            if img.width < 100 or img.height < 50:
+                problems.append(f"cell {i}: figure of {img.width}x{img.height} is too small")
+            figures += 1
+    if figures == 0:
+        problems.append("no figures at all")
+    if "GENERATED DATA" not in text_of(b) and "REAL DATA" not in text_of(b):
+        problems.append("the output never says whether it used generated or real data")
+    print(f"  {committed.name}: {figures} figures checked")
+    return problems
+
+
+def main():
+    out = Path(sys.argv[1])
+    prefixes = sys.argv[2:]
+    books = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if prefixes:
+        books = [b for b in books if any(b.name.startswith(p) for p in prefixes)]
+    passed = failed = 0
+    for nb in books:
+        problems = check(nb, out / "notebooks" / nb.name)
+        if problems:
+            failed += 1
+            print(f"FAILED {nb.name}:\n  " + "\n  ".join(problems))
+        else:
+            passed += 1
+    print(f"notebooks: {passed} passed, {failed} failed")
+    sys.exit(1 if failed or not passed else 0)
+
+
+if __name__ == "__main__":
+    main()
