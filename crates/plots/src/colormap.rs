@@ -51,6 +51,9 @@ impl Colormap {
             Colormap::Viridis => VIRIDIS[idx],
             Colormap::Gray => [idx as u8; 3],
             Colormap::Binary => [255 - idx as u8; 3],
+            // A hand-built map with fewer than two colours (`Colormap::linear` refuses those) is
+            // drawn flat rather than failing mid-figure.
+            Colormap::Linear(cs) if cs.len() < 2 => cs.first().copied().unwrap_or([0, 0, 0]),
             Colormap::Linear(cs) => {
                 let pos = idx as f32 / 255.0 * (cs.len() - 1) as f32;
                 let i = (pos.floor() as usize).min(cs.len() - 2);
