@@ -1,8 +1,9 @@
 //! # candlebook-models
 //!
-//! Keras-style building blocks for the tutorials' CNNs. This first part holds device selection:
-//! [`best_device`] picks CUDA, then Metal, then the CPU, and prints what it picked, so a notebook
-//! runs unchanged on a laptop and on a GPU machine.
+//! Keras-style building blocks for the tutorials' CNNs. So far: device selection ([`best_device`]
+//! picks CUDA, then Metal, then the CPU, and prints what it picked, so a notebook runs unchanged on
+//! a laptop and on a GPU machine) and the small result types the plots crate draws: [`History`]
+//! (per-epoch metrics), [`ConfusionMatrix`] and [`misclassified`].
 //!
 //! ## Examples
 //!
@@ -14,6 +15,12 @@
 //! # Ok::<(), candle_core::Error>(())
 //! ```
 
+mod confusion;
 mod device;
+mod error;
+mod history;
 
+pub use confusion::{misclassified, ConfusionMatrix};
 pub use device::{best_device, choose_device, DeviceChoice};
+pub use error::{ModelError, Result};
+pub use history::History;

@@ -27,6 +27,13 @@ pub enum Colormap {
     /// Linear blend through two or more colours, evenly spaced (matplotlib's
     /// `LinearSegmentedColormap.from_list`), e.g. black → red for a red-channel view.
     Linear(Vec<[u8; 3]>),
+    /// A linear map quantised to `levels` colours (matplotlib's `from_list(..., N=levels)`).
+    Stepped {
+        /// The colours blended between, evenly spaced.
+        colours: Vec<[u8; 3]>,
+        /// How many distinct colours the map has.
+        levels: usize,
+    },
 }
 
 impl Colormap {
@@ -36,6 +43,30 @@ impl Colormap {
             return Err(PlotError::TooFewColours(colours.len()));
         }
         Ok(Colormap::Linear(colours.to_vec()))
+    }
+
+    /// A linear map through `colours` with only `levels` distinct colours, as matplotlib's
+    /// `LinearSegmentedColormap.from_list("name", colours, N=levels)`.
+    pub fn linear_levels(colours: &[[u8; 3]], levels: usize) -> Result<Self> {
+        if colours.len() < 2 {
+            return Err(PlotError::TooFewColours(colours.len()));
+        }
+        Ok(Colormap::Stepped { colours: colours.to_vec(), levels: levels.max(2) })
+    }
+
+    /// matplotlib's `Blues` (white to dark blue), used for confusion matrices.
+    pub fn blues() -> Self {
+        Colormap::Linear(vec![
+            [247, 251, 255],
+            [222, 235, 247],
+            [198, 219, 239],
+            [158, 202, 225],
+            [107, 174, 214],
+            [66, 146, 198],
+            [33, 113, 181],
+            [8, 81, 156],
+            [8, 48, 107],
+        ])
     }
 
     /// The colour of a value in 0..=1 (values outside are clipped; NaN is white, as matplotlib
@@ -54,13 +85,22 @@ impl Colormap {
             // A hand-built map with fewer than two colours (`Colormap::linear` refuses those) is
             // drawn flat rather than failing mid-figure.
             Colormap::Linear(cs) if cs.len() < 2 => cs.first().copied().unwrap_or([0, 0, 0]),
-            Colormap::Linear(cs) => {
-                let pos = idx as f32 / 255.0 * (cs.len() - 1) as f32;
-                let i = (pos.floor() as usize).min(cs.len() - 2);
-                let f = pos - i as f32;
-                let (a, b) = (cs[i], cs[i + 1]);
-                std::array::from_fn(|k| (a[k] as f32 + (b[k] as f32 - a[k] as f32) * f).round() as u8)
+            Colormap::Linear(cs) => blend(cs, idx as f32 / 255.0),
+            Colormap::Stepped { colours, .. } if colours.len() < 2 => colours.first().copied().unwrap_or([0, 0, 0]),
+            Colormap::Stepped { colours, levels } => {
+                let n = (*levels).max(2);
+                let step = ((t * n as f32) as usize).min(n - 1);
+                blend(colours, step as f32 / (n - 1) as f32)
             }
         }
     }
+}
+
+/// The colour at `pos` (0..=1) of evenly spaced colour stops (at least two).
+fn blend(cs: &[[u8; 3]], pos: f32) -> [u8; 3] {
+    let pos = pos * (cs.len() - 1) as f32;
+    let i = (pos.floor() as usize).min(cs.len() - 2);
+    let f = pos - i as f32;
+    let (a, b) = (cs[i], cs[i + 1]);
+    std::array::from_fn(|k| (a[k] as f32 + (b[k] as f32 - a[k] as f32) * f).round() as u8)
 }

@@ -11,6 +11,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::error::{drawing, PlotError, Result};
 use crate::font::{ensure_fonts, FONT_FAMILY};
 use crate::image_view::{ImageView, IntoImageView};
+use crate::bar_chart::BarChart;
+use crate::confusion_plot::ConfusionMatrixPlot;
 use crate::line_chart::LineChart;
 
 /// What one cell of a figure's grid holds.
@@ -25,6 +27,10 @@ pub enum Panel {
     },
     /// A line chart.
     Lines(LineChart),
+    /// A bar chart.
+    Bars(BarChart),
+    /// A confusion-matrix heatmap.
+    Confusion(ConfusionMatrixPlot),
     /// An empty cell.
     Blank,
 }
@@ -44,6 +50,24 @@ impl Panel {
 impl From<LineChart> for Panel {
     fn from(chart: LineChart) -> Self {
         Panel::Lines(chart)
+    }
+}
+
+impl From<BarChart> for Panel {
+    fn from(chart: BarChart) -> Self {
+        Panel::Bars(chart)
+    }
+}
+
+impl From<ConfusionMatrixPlot> for Panel {
+    fn from(plot: ConfusionMatrixPlot) -> Self {
+        Panel::Confusion(plot)
+    }
+}
+
+impl From<ImageView> for Panel {
+    fn from(view: ImageView) -> Self {
+        Panel::image(view)
     }
 }
 
@@ -69,6 +93,7 @@ pub struct Figure {
     cols: usize,
     title: Option<String>,
     panels: Vec<Panel>,
+    image_padding: u32,
 }
 
 /// Caption and title font size in pixels.
@@ -79,7 +104,7 @@ impl Figure {
     /// An empty `rows × cols` grid, 400 pixels per panel side until [`Figure::size`] says otherwise.
     pub fn grid(rows: usize, cols: usize) -> Self {
         let (r, c) = (rows.max(1), cols.max(1));
-        Self { width: 400 * c as u32, height: 400 * r as u32, rows: r, cols: c, title: None, panels: Vec::new() }
+        Self { width: 400 * c as u32, height: 400 * r as u32, rows: r, cols: c, title: None, panels: Vec::new(), image_padding: 8 }
     }
 
     /// Sets the size in pixels.
@@ -93,6 +118,17 @@ impl Figure {
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.title = Some(title.into());
         self
+    }
+
+    /// Space in pixels around each image panel's image (default 8; tight grids use 1 or 2).
+    pub fn image_padding(mut self, px: u32) -> Self {
+        self.image_padding = px;
+        self
+    }
+
+    /// Rows and columns of the grid.
+    pub fn grid_shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
     }
 
     /// Adds the next panel (row by row).
@@ -153,8 +189,10 @@ impl Figure {
         let cells = body.split_evenly((self.rows, self.cols));
         for (panel, area) in self.panels.iter().zip(cells.iter()) {
             match panel {
-                Panel::Image { view, caption } => draw_image(area, view, caption.as_deref())?,
+                Panel::Image { view, caption } => draw_image(area, view, caption.as_deref(), self.image_padding)?,
                 Panel::Lines(chart) => chart.draw(area)?,
+                Panel::Bars(chart) => chart.draw(area)?,
+                Panel::Confusion(plot) => plot.draw(area)?,
                 Panel::Blank => {}
             }
         }
@@ -233,12 +271,19 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
-fn draw_image<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, view: &ImageView, caption: Option<&str>) -> Result<()> {
+fn draw_image<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    view: &ImageView,
+    caption: Option<&str>,
+    pad: u32,
+) -> Result<()> {
     let (aw, ah) = area.dim_in_pixel();
-    let pad = 8u32;
-    let line = (LABEL_PX * 1.6) as u32;
-    let top = if view.title_text().is_some() { line } else { 0 };
-    let bottom = if caption.is_some() { line } else { 0 };
+    let line = (LABEL_PX * 1.35) as u32;
+    let color = view.text_color();
+    let text_color = RGBColor(color[0], color[1], color[2]);
+    let title_lines: Vec<&str> = view.title_text().map(|(t, _)| t.lines().collect()).unwrap_or_default();
+    let top = if title_lines.is_empty() { 0 } else { line * title_lines.len() as u32 + 4 };
+    let bottom = if caption.is_some() { line + 4 } else { 0 };
     let max_w = aw.saturating_sub(2 * pad).max(1);
     let max_h = ah.saturating_sub(2 * pad + top + bottom).max(1);
     let rgb = view.fitted(max_w, max_h);
@@ -247,22 +292,23 @@ fn draw_image<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, view: &ImageVie
     let block_h = top + ih + bottom;
     let y0 = ((ah.saturating_sub(block_h)) / 2) as i32;
     let y = y0 + top as i32;
-    if let Some((title, c)) = view.title_text() {
-        let style = (FONT_FAMILY, LABEL_PX)
-            .into_font()
-            .color(&RGBColor(c[0], c[1], c[2]))
-            .pos(Pos::new(HPos::Center, VPos::Center));
-        area.draw_text(title, &style, ((aw / 2) as i32, y0 + (top / 2) as i32)).map_err(drawing)?;
+    // Long captions in narrow panels shrink to fit (DejaVu Sans averages ~0.6 em per character).
+    let longest = title_lines.iter().chain(caption.iter()).map(|t| t.chars().count()).max().unwrap_or(1).max(1);
+    let font_px = LABEL_PX.min((aw.saturating_sub(4)) as f64 / (0.6 * longest as f64)).max(7.0);
+    let style = (FONT_FAMILY, font_px).into_font().color(&text_color).pos(Pos::new(HPos::Center, VPos::Center));
+    for (i, text) in title_lines.iter().enumerate() {
+        let cy = y0 + (line * i as u32 + line / 2) as i32;
+        area.draw_text(text, &style, ((aw / 2) as i32, cy)).map_err(drawing)?;
     }
     let element = BitMapElement::with_owned_buffer((x, y), (iw, ih), rgb.into_raw())
         .ok_or_else(|| PlotError::Drawing("image buffer has the wrong size".into()))?;
     area.draw(&element).map_err(drawing)?;
-    area.draw(&Rectangle::new([(x - 1, y - 1), (x + iw as i32, y + ih as i32)], BLACK.stroke_width(1)))
-        .map_err(drawing)?;
-    if let Some(text) = caption {
-        let style = (FONT_FAMILY, LABEL_PX).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
-        area.draw_text(text, &style, ((aw / 2) as i32, y + ih as i32 + (bottom / 2) as i32))
+    if view.has_frame() {
+        area.draw(&Rectangle::new([(x - 1, y - 1), (x + iw as i32, y + ih as i32)], BLACK.stroke_width(1)))
             .map_err(drawing)?;
+    }
+    if let Some(text) = caption {
+        area.draw_text(text, &style, ((aw / 2) as i32, y + ih as i32 + 4 + (line / 2) as i32)).map_err(drawing)?;
     }
     Ok(())
 }

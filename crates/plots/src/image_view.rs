@@ -39,6 +39,7 @@ pub struct ImageView {
     range: Option<(f32, f32)>,
     title: Option<String>,
     title_color: [u8; 3],
+    frame: bool,
 }
 
 impl std::fmt::Debug for ImageView {
@@ -105,7 +106,7 @@ impl ImageView {
     }
 
     fn from_parts(width: u32, height: u32, pixels: Pixels) -> Self {
-        Self { width, height, pixels, cmap: Colormap::default(), range: None, title: None, title_color: [0, 0, 0] }
+        Self { width, height, pixels, cmap: Colormap::default(), range: None, title: None, title_color: [0, 0, 0], frame: true }
     }
 
     /// The colour map for one-channel images (ignored for RGB).
@@ -126,7 +127,18 @@ impl ImageView {
         self
     }
 
-    /// The title's colour (e.g. green for a correct prediction, red for a wrong one).
+    /// Draws a thin frame around the image (on by default; `false` is matplotlib's `axis('off')`).
+    pub fn axis(mut self, on: bool) -> Self {
+        self.frame = on;
+        self
+    }
+
+    pub(crate) fn has_frame(&self) -> bool {
+        self.frame
+    }
+
+    /// The colour of the title and of the caption under the image in a figure (e.g. blue for a
+    /// correct prediction, red for a wrong one).
     pub fn title_color(mut self, rgb: [u8; 3]) -> Self {
         self.title_color = rgb;
         self
@@ -145,6 +157,10 @@ impl ImageView {
     /// True for one-channel images (drawn through the colour map).
     pub fn is_single_channel(&self) -> bool {
         matches!(self.pixels, Pixels::Scalar(_))
+    }
+
+    pub(crate) fn text_color(&self) -> [u8; 3] {
+        self.title_color
     }
 
     pub(crate) fn title_text(&self) -> Option<(&str, [u8; 3])> {

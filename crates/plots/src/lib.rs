@@ -1,7 +1,10 @@
 //! # candlebook-plots
 //!
-//! Figures for notebooks: images (tensors or `image` buffers, RGB or one channel through a colour
-//! map), side-by-side image panels with captions, and line charts, drawn with plotters. Every
+//! Figures for notebooks, each one call: images (tensors or `image` buffers, RGB or one channel
+//! through a colour map), side-by-side panels and grids with captions or coloured titles,
+//! feature-map grids, misclassified examples, predictions above their probability bars, loss and
+//! accuracy curves from a `History`, learning curves, hyperparameter sweeps (log x), stacks of
+//! charts sharing x, and confusion-matrix heatmaps, drawn with plotters. Every
 //! figure shows inline in evcxr (Jupyter's Rust kernel) as a PNG when it is a cell's last value,
 //! and saves to PNG or SVG. Text uses an embedded DejaVu Sans, so figures render the same on a
 //! machine with no system fonts.
@@ -22,17 +25,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bar_chart;
 mod colormap;
+mod confusion_plot;
 mod error;
 mod figure;
 mod font;
+mod grids;
+mod history_plots;
 mod image_view;
 mod line_chart;
 mod viridis;
 
+pub use bar_chart::{probability_bars, BarChart, BAR_GREY, PREDICTED_RED, TRUE_BLUE};
 pub use colormap::Colormap;
+pub use confusion_plot::ConfusionMatrixPlot;
 pub use error::{PlotError, Result};
 pub use figure::{side_by_side, Figure, Panel};
 pub use font::FONT_FAMILY;
+pub use grids::{batch_views, feature_map_grid, image_grid, misclassified_grid, prediction_panel};
+pub use history_plots::{learning_curve, parameter_sweep, stack_shared_x, LearningCurves};
 pub use image_view::{ImageView, IntoImageView};
 pub use line_chart::{LineChart, Series, TAB10};

@@ -1,0 +1,80 @@
+//! `History`: per-epoch metrics of a training run, as Keras's `History.history`.
+
+use crate::error::{ModelError, Result};
+
+/// Per-epoch metrics by name (`loss`, `accuracy`, `val_loss`, `val_accuracy`, ...), in the order they
+/// were first recorded. Every series has one value per epoch; a metric that first appears in a later
+/// epoch gets NaN for the epochs before it.
+///
+/// ```
+/// use candlebook_models::History;
+/// let mut h = History::new();
+/// h.record(&[("loss", 0.9), ("accuracy", 0.6), ("val_loss", 1.0), ("val_accuracy", 0.55)]);
+/// h.record(&[("loss", 0.5), ("accuracy", 0.8), ("val_loss", 0.7), ("val_accuracy", 0.70)]);
+/// assert_eq!(h.epochs(), 2);
+/// assert_eq!(h.get("loss"), Some(&[0.9, 0.5][..]));
+/// assert_eq!(h.metric_names().collect::<Vec<_>>(), ["loss", "accuracy", "val_loss", "val_accuracy"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    names: Vec<String>,
+    values: Vec<Vec<f64>>,
+    epochs: usize,
+}
+
+impl History {
+    /// An empty history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A history from whole series (e.g. loaded from a file or another tool); all must have the
+    /// same length.
+    pub fn from_series<S: Into<String>>(series: impl IntoIterator<Item = (S, Vec<f64>)>) -> Result<Self> {
+        let mut h = Self::new();
+        for (name, values) in series {
+            let name = name.into();
+            if !h.names.is_empty() && values.len() != h.epochs {
+                return Err(ModelError::LengthMismatch {
+                    what: format!("series '{name}' against '{}'", h.names[0]),
+                    left: values.len(),
+                    right: h.epochs,
+                });
+            }
+            h.epochs = values.len();
+            h.names.push(name);
+            h.values.push(values);
+        }
+        Ok(h)
+    }
+
+    /// Appends one epoch's metrics. Metrics not given this epoch get NaN.
+    pub fn record(&mut self, metrics: &[(&str, f64)]) {
+        for &(name, _) in metrics {
+            if !self.names.iter().any(|n| n == name) {
+                self.names.push(name.to_string());
+                self.values.push(vec![f64::NAN; self.epochs]);
+            }
+        }
+        for (name, series) in self.names.iter().zip(self.values.iter_mut()) {
+            let v = metrics.iter().find(|(n, _)| n == name).map_or(f64::NAN, |&(_, v)| v);
+            series.push(v);
+        }
+        self.epochs += 1;
+    }
+
+    /// Number of epochs recorded.
+    pub fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    /// One metric's values, epoch by epoch.
+    pub fn get(&self, name: &str) -> Option<&[f64]> {
+        self.names.iter().position(|n| n == name).map(|i| self.values[i].as_slice())
+    }
+
+    /// The metric names in the order they were first recorded.
+    pub fn metric_names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|s| s.as_str())
+    }
+}

@@ -1,0 +1,185 @@
+//! Grids of images: sample grids with captions or titles, feature maps, misclassified examples,
+//! and predictions above their probability bars.
+
+use candle_core::{DType, Tensor};
+
+use crate::bar_chart::{argmax, probability_bars, PREDICTED_RED, TRUE_BLUE};
+use crate::error::{PlotError, Result};
+use crate::figure::{Figure, Panel};
+use crate::image_view::{ImageView, IntoImageView};
+
+/// Splits a batch `(N, C, H, W)` (or `(N, H, W)` for one channel) into one view per image.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// let batch = Tensor::zeros((4, 3, 8, 8), DType::U8, &Device::Cpu).unwrap();
+/// assert_eq!(candlebook_plots::batch_views(&batch).unwrap().len(), 4);
+/// ```
+pub fn batch_views(batch: &Tensor) -> Result<Vec<ImageView>> {
+    let dims = batch.dims().to_vec();
+    if !(dims.len() == 3 || dims.len() == 4) {
+        return Err(PlotError::BadImageShape { shape: dims });
+    }
+    (0..dims[0]).map(|i| ImageView::new(&batch.get(i)?)).collect()
+}
+
+/// Images in a `rows × cols` grid, each with an optional caption under it (the seeds' sample grids:
+/// `plt.subplot(rows, cols, i)`, `plt.xlabel(class_name)`). Titles above images come from each
+/// view's `.title(...)`. Missing cells stay empty; more images than cells is an error.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// use candlebook_plots::{batch_views, image_grid};
+/// let views = batch_views(&Tensor::zeros((6, 3, 8, 8), DType::U8, &Device::Cpu).unwrap()).unwrap();
+/// let fig = image_grid(views.into_iter().map(|v| (v, "cat")), 2, 3).unwrap();
+/// assert_eq!(fig.panel_count(), 6);
+/// ```
+pub fn image_grid<V, S, I>(items: I, rows: usize, cols: usize) -> Result<Figure>
+where
+    V: IntoImageView,
+    S: Into<String>,
+    I: IntoIterator<Item = (V, S)>,
+{
+    if rows == 0 || cols == 0 {
+        return Err(PlotError::BadLayout(format!("a {rows}x{cols} grid has no cells")));
+    }
+    let mut panels = Vec::new();
+    for (v, s) in items {
+        let caption: String = s.into();
+        let view = v.into_image_view()?;
+        panels.push(if caption.is_empty() { Panel::image(view) } else { Panel::captioned(view, caption) });
+    }
+    if panels.is_empty() {
+        return Err(PlotError::Empty("image grid has no images".into()));
+    }
+    if panels.len() > rows * cols {
+        return Err(PlotError::BadLayout(format!("{} images do not fit a {rows}x{cols} grid", panels.len())));
+    }
+    let cell = if cols >= 8 { 150 } else { 200 };
+    let mut fig = Figure::grid(rows, cols).size(cell * cols as u32, (cell + 30) * rows as u32);
+    for p in panels {
+        fig.push(p);
+    }
+    Ok(fig)
+}
+
+/// Every channel of one layer's output as a grid of small images, each scaled to its own minimum and
+/// maximum, drawn with viridis and no axes (the seed's 8×16 grid for 128 channels). Accepts
+/// `(C, H, W)` or `(1, C, H, W)`; `cols` channels per row.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// let maps = Tensor::rand(0f32, 1f32, (1, 128, 12, 12), &Device::Cpu).unwrap();
+/// let fig = candlebook_plots::feature_map_grid(&maps, 16).unwrap();
+/// assert_eq!(fig.grid_shape(), (8, 16));
+/// assert_eq!(fig.panel_count(), 128);
+/// ```
+pub fn feature_map_grid(maps: &Tensor, cols: usize) -> Result<Figure> {
+    let dims = maps.dims().to_vec();
+    let maps = match dims.len() {
+        3 => maps.clone(),
+        4 if dims[0] == 1 => maps.squeeze(0)?,
+        _ => return Err(PlotError::BadImageShape { shape: dims }),
+    };
+    let (c, h, w) = maps.dims3()?;
+    if c == 0 || h == 0 || w == 0 || cols == 0 {
+        return Err(PlotError::BadImageShape { shape: dims });
+    }
+    let rows = c.div_ceil(cols);
+    let maps = maps.to_dtype(DType::F32)?;
+    let tile = (1600 / cols as u32).clamp(40, 160);
+    let mut fig = Figure::grid(rows, cols).size(tile * cols as u32, tile * rows as u32).image_padding(1);
+    for ch in 0..c {
+        fig.push(Panel::image(ImageView::new(&maps.get(ch)?.unsqueeze(0)?)?.axis(false)));
+    }
+    Ok(fig)
+}
+
+/// The misclassified images (where `predicted != actual`), at most `max` of them, `cols` per row,
+/// each titled `Predicted: … / Actual: …` in red. `class_names` may be empty (labels are shown as
+/// numbers).
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// let images = Tensor::zeros((4, 1, 8, 8), DType::U8, &Device::Cpu).unwrap();
+/// let fig = candlebook_plots::misclassified_grid(&images, &[0, 1, 2, 3], &[0, 2, 2, 1], &["a", "b", "c", "d"], 10, 5).unwrap();
+/// assert_eq!(fig.panel_count(), 2);
+/// ```
+pub fn misclassified_grid<S: AsRef<str>>(
+    images: &Tensor,
+    actual: &[usize],
+    predicted: &[usize],
+    class_names: &[S],
+    max: usize,
+    cols: usize,
+) -> Result<Figure> {
+    let n = images.dims().first().copied().unwrap_or(0);
+    if actual.len() != n || predicted.len() != n {
+        return Err(PlotError::LengthMismatch { name: "images/actual/predicted".into(), x_len: n, y_len: actual.len().min(predicted.len()) });
+    }
+    let name = |k: usize| class_names.get(k).map_or(k.to_string(), |s| s.as_ref().to_string());
+    let wrong: Vec<usize> = (0..n).filter(|&i| actual[i] != predicted[i]).take(max).collect();
+    if wrong.is_empty() {
+        return Err(PlotError::Empty("no misclassified images".into()));
+    }
+    let cols = cols.clamp(1, wrong.len());
+    let rows = wrong.len().div_ceil(cols);
+    let mut fig = Figure::grid(rows, cols).size(220 * cols as u32, 260 * rows as u32);
+    for i in wrong {
+        let title = format!("Predicted: {}\nActual: {}", name(predicted[i]), name(actual[i]));
+        fig.push(Panel::image(ImageView::new(&images.get(i)?)?.title(title).title_color(PREDICTED_RED)));
+    }
+    Ok(fig)
+}
+
+/// The seed's probability figure: for each chosen example, the image with the caption
+/// `"<predicted> <confidence>% (<true>)"` (blue when right, red when wrong) above its probability bars
+/// (predicted class red, true class blue). `probabilities` is `(N, K)`.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// let images = Tensor::zeros((3, 3, 8, 8), DType::U8, &Device::Cpu).unwrap();
+/// let probs = Tensor::new(&[[0.9f32, 0.1], [0.2, 0.8], [0.6, 0.4]], &Device::Cpu).unwrap();
+/// let fig = candlebook_plots::prediction_panel(&images, &probs, &[0, 1, 1], &["cat", "dog"], &[0, 1, 2]).unwrap();
+/// assert_eq!(fig.grid_shape(), (2, 3));
+/// ```
+pub fn prediction_panel<S: AsRef<str>>(
+    images: &Tensor,
+    probabilities: &Tensor,
+    true_labels: &[usize],
+    class_names: &[S],
+    indices: &[usize],
+) -> Result<Figure> {
+    let (n, k) = probabilities.dims2()?;
+    if images.dims().first().copied() != Some(n) || true_labels.len() != n {
+        return Err(PlotError::LengthMismatch { name: "images/probabilities/labels".into(), x_len: n, y_len: true_labels.len() });
+    }
+    if indices.is_empty() {
+        return Err(PlotError::Empty("prediction_panel needs at least one index".into()));
+    }
+    let probs = probabilities.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+    let name = |c: usize| class_names.get(c).map_or(c.to_string(), |s| s.as_ref().to_string());
+    let cols = indices.len();
+    let mut fig = Figure::grid(2, cols).size(200 * cols as u32, 400);
+    let mut bars = Vec::new();
+    for &i in indices {
+        if i >= n {
+            return Err(PlotError::BadLayout(format!("index {i} is outside the {n} examples")));
+        }
+        let p = &probs[i];
+        let predicted = argmax(p);
+        let truth = true_labels[i];
+        if truth >= k {
+            return Err(PlotError::BadLayout(format!("true label {truth} of example {i} is outside the {k} classes")));
+        }
+        let colour = if predicted == truth { TRUE_BLUE } else { PREDICTED_RED };
+        let caption = format!("{} {:2.0}% ({})", name(predicted), 100.0 * p[predicted], name(truth));
+        let view = ImageView::new(&images.get(i)?)?.cmap(crate::Colormap::Binary).title_color(colour);
+        fig.push(Panel::captioned(view, caption));
+        bars.push(probability_bars(p, truth)?);
+    }
+    for b in bars {
+        fig.push(b);
+    }
+    Ok(fig)
+}
