@@ -1,5 +1,5 @@
-//! Draws every kind of figure the notebooks use, from generated data, and writes each as PNG (and
-//! the first as SVG too) into a folder (default `out/gallery`).
+//! Draws every kind of figure the notebooks use, from generated data, and writes each as PNG and
+//! SVG into a folder (default `out/gallery`).
 //!
 //! `cargo run --release -p candlebook-plots --example gallery [OUT_DIR]`
 
@@ -56,7 +56,9 @@ fn main() -> AnyResult<()> {
     let mut save = |name: &str, fig: Figure| -> AnyResult<()> {
         let t = std::time::Instant::now();
         fig.save(out.join(format!("{name}.png")))?;
-        println!("{name}.png  {:?}  {} ms", fig.dimensions(), t.elapsed().as_millis());
+        let ms = t.elapsed().as_millis();
+        fig.save(out.join(format!("{name}.svg")))?;
+        println!("{name}.png/.svg  {:?}  PNG in {ms} ms", fig.dimensions());
         saved.push(name.to_string());
         Ok(())
     };
@@ -77,7 +79,6 @@ fn main() -> AnyResult<()> {
         .title("Loss Curves")
         .size(600, 400)
         .to_figure();
-    fig.save(out.join("history_loss.svg"))?;
     save("history_loss", fig)?;
     save("history_accuracy", curves.accuracy()?.names(&["Training Accuracy", "Validation Accuracy"]).colors(&[[0, 0, 0], [0, 0, 255]]).line_width(2).to_figure())?;
     save("history_both", curves.both()?)?;

@@ -1,6 +1,7 @@
 //! `Figure`: a grid of panels (images with captions, line charts) drawn with plotters, shown
 //! inline in evcxr as PNG and saved to PNG or SVG.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::Path;
 
@@ -177,6 +178,13 @@ impl Figure {
 
     /// Draws the figure on any plotters drawing area.
     pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        self.draw_into(root, None)
+    }
+
+    /// Draws the figure; with `images`, image panels are not drawn but their placement and pixels
+    /// are collected (the SVG writer embeds them as PNG `<image>` elements instead of one
+    /// rectangle per pixel).
+    fn draw_into<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, images: Option<&RefCell<Vec<PlacedImage>>>) -> Result<()> {
         self.check()?;
         ensure_fonts();
         root.fill(&WHITE).map_err(drawing)?;
@@ -189,7 +197,7 @@ impl Figure {
         let cells = body.split_evenly((self.rows, self.cols));
         for (panel, area) in self.panels.iter().zip(cells.iter()) {
             match panel {
-                Panel::Image { view, caption } => draw_image(area, view, caption.as_deref(), self.image_padding)?,
+                Panel::Image { view, caption } => draw_image(area, view, caption.as_deref(), self.image_padding, images)?,
                 Panel::Lines(chart) => chart.draw(area)?,
                 Panel::Bars(chart) => chart.draw(area)?,
                 Panel::Confusion(plot) => plot.draw(area)?,
@@ -220,13 +228,39 @@ impl Figure {
         Ok(out.into_inner())
     }
 
-    /// Renders to an SVG document (images are embedded as PNG data).
+    /// Renders to an SVG document; images are embedded as PNG data (`<image href="data:...">`).
     pub fn to_svg(&self) -> Result<String> {
         self.check()?;
         let mut svg = String::new();
+        let images = RefCell::new(Vec::new());
         {
             let root = SVGBackend::with_string(&mut svg, (self.width, self.height)).into_drawing_area();
-            self.draw(&root)?;
+            self.draw_into(&root, Some(&images))?;
+        }
+        let mut embedded = String::new();
+        for img in images.into_inner() {
+            let mut png = std::io::Cursor::new(Vec::new());
+            img.rgb.write_to(&mut png, image::ImageFormat::Png)?;
+            embedded.push_str(&format!(
+                "<image x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{}\"/>\n",
+                img.x,
+                img.y,
+                img.rgb.width(),
+                img.rgb.height(),
+                base64(png.get_ref())
+            ));
+        }
+        // Images go first after the background so captions and frames stay on top.
+        match svg.find("<rect") {
+            Some(pos) => {
+                let end = svg[pos..].find("/>").map_or(pos, |e| pos + e + 2);
+                svg.insert_str(end, &format!("\n{embedded}"));
+            }
+            None => {
+                if let Some(pos) = svg.rfind("</svg>") {
+                    svg.insert_str(pos, &embedded);
+                }
+            }
         }
         Ok(svg)
     }
@@ -271,11 +305,37 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
+/// An image panel's pixels and where they go, for the SVG writer.
+struct PlacedImage {
+    x: i32,
+    y: i32,
+    rgb: image::RgbImage,
+}
+
+/// Standard base64 (RFC 4648) with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * k)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn draw_image<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     view: &ImageView,
     caption: Option<&str>,
     pad: u32,
+    sink: Option<&RefCell<Vec<PlacedImage>>>,
 ) -> Result<()> {
     let (aw, ah) = area.dim_in_pixel();
     let line = (LABEL_PX * 1.35) as u32;
@@ -300,9 +360,17 @@ fn draw_image<DB: DrawingBackend>(
         let cy = y0 + (line * i as u32 + line / 2) as i32;
         area.draw_text(text, &style, ((aw / 2) as i32, cy)).map_err(drawing)?;
     }
-    let element = BitMapElement::with_owned_buffer((x, y), (iw, ih), rgb.into_raw())
-        .ok_or_else(|| PlotError::Drawing("image buffer has the wrong size".into()))?;
-    area.draw(&element).map_err(drawing)?;
+    match sink {
+        Some(sink) => {
+            let (bx, by) = area.get_base_pixel();
+            sink.borrow_mut().push(PlacedImage { x: bx + x, y: by + y, rgb });
+        }
+        None => {
+            let element = BitMapElement::with_owned_buffer((x, y), (iw, ih), rgb.into_raw())
+                .ok_or_else(|| PlotError::Drawing("image buffer has the wrong size".into()))?;
+            area.draw(&element).map_err(drawing)?;
+        }
+    }
     if view.has_frame() {
         area.draw(&Rectangle::new([(x - 1, y - 1), (x + iw as i32, y + ih as i32)], BLACK.stroke_width(1)))
             .map_err(drawing)?;
@@ -355,4 +423,15 @@ where
         fig.push(p);
     }
     Ok(fig)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+    }
 }

@@ -191,3 +191,23 @@ fn every_kind_renders_fast_enough_for_a_notebook() {
     assert!(feature_map_grid(&maps, 16).unwrap().to_png().unwrap().len() > 1000);
 }
 
+
+#[test]
+fn every_kind_also_renders_as_svg() {
+    let h = History::from_series([("loss", vec![1.0, 0.5]), ("val_loss", vec![1.2, 0.9])]).unwrap();
+    let cm = ConfusionMatrix::from_labels(&[0, 1], &[0, 0], 2).unwrap();
+    let images = Tensor::zeros((2, 3, 8, 8), DType::U8, &Device::Cpu).unwrap();
+    let probs = Tensor::new(&[[0.9f32, 0.1], [0.3, 0.7]], &Device::Cpu).unwrap();
+    let figures = vec![
+        LearningCurves::new(&h).loss().unwrap().to_figure(),
+        ConfusionMatrixPlot::new(&cm).to_figure(),
+        probability_bars(&[0.2, 0.8], 0).unwrap().to_figure(),
+        prediction_panel(&images, &probs, &[0, 0], &["a", "b"], &[0, 1]).unwrap(),
+        feature_map_grid(&images.get(0).unwrap(), 3).unwrap(),
+        parameter_sweep("C", &[0.1, 1.0], &[1.0, 1.0], &[0.9, 0.95], true).unwrap().to_figure(),
+    ];
+    for fig in figures {
+        let svg = fig.to_svg().unwrap();
+        assert!(svg.starts_with("<svg") && svg.len() > 500);
+    }
+}
