@@ -11,6 +11,18 @@ pub enum ModelError {
     /// A class label outside `0..n_classes`.
     #[error("{what} holds label {label} at position {index}, but there are only {n_classes} classes (0..{n_classes})")]
     LabelOutOfRange { what: &'static str, label: usize, index: usize, n_classes: usize },
+    /// A layer specification that cannot be built.
+    #[error("{0}")]
+    Spec(String),
+    /// A tensor or layer shape that does not fit.
+    #[error("{0}")]
+    Shape(String),
+    /// Weights that do not match the architecture.
+    #[error("weights do not match the model: {0}")]
+    WeightMismatch(String),
+    /// Reading or writing a file failed.
+    #[error("cannot access {path}: {reason}")]
+    File { path: String, reason: String },
     /// A required value that is missing or empty.
     #[error("{0}")]
     Empty(String),

@@ -19,8 +19,15 @@ mod confusion;
 mod device;
 mod error;
 mod history;
+mod keras_import;
+mod sequential;
+mod spec;
+mod summary;
 
 pub use confusion::{misclassified, ConfusionMatrix};
 pub use device::{best_device, choose_device, DeviceChoice};
 pub use error::{ModelError, Result};
 pub use history::History;
+pub use sequential::{Input, InputShape, Layer, Sequential};
+pub use spec::{ActivationLayer, Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, LayerSpec, MaxPooling2D, Padding};
+pub use summary::Summary;

@@ -1,0 +1,614 @@
+//! `Sequential`: a stack of Keras-style layers with Keras's shapes, parameter counts, names and
+//! arithmetic, computing on NCHW candle tensors.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::spec::{Activation, LayerSpec, Padding};
+
+/// The shape of one example, as Keras's `input_shape` (channels last for images).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InputShape {
+    /// An image `(height, width, channels)`; tensors are fed as `(N, C, H, W)`.
+    Image { height: usize, width: usize, channels: usize },
+    /// A flat vector of this many features; tensors are fed as `(N, features)`.
+    Flat(usize),
+}
+
+/// Shorthands for [`InputShape`], read like Keras's `Input(shape=...)`.
+pub struct Input;
+
+impl Input {
+    /// `Input(shape=(height, width, channels))`.
+    pub fn image(height: usize, width: usize, channels: usize) -> InputShape {
+        InputShape::Image { height, width, channels }
+    }
+    /// `Input(shape=(features,))`.
+    pub fn flat(features: usize) -> InputShape {
+        InputShape::Flat(features)
+    }
+}
+
+impl InputShape {
+    /// Keras's output-shape tuple without the batch axis: `(H, W, C)` or `(F,)`.
+    pub fn keras_dims(&self) -> Vec<usize> {
+        match *self {
+            InputShape::Image { height, width, channels } => vec![height, width, channels],
+            InputShape::Flat(n) => vec![n],
+        }
+    }
+
+    /// The tensor shape of a batch of `n` examples: `(n, C, H, W)` or `(n, F)`.
+    pub fn batch_dims(&self, n: usize) -> Vec<usize> {
+        match *self {
+            InputShape::Image { height, width, channels } => vec![n, channels, height, width],
+            InputShape::Flat(f) => vec![n, f],
+        }
+    }
+
+    fn features(&self) -> usize {
+        match *self {
+            InputShape::Image { channels, .. } => channels,
+            InputShape::Flat(n) => n,
+        }
+    }
+}
+
+/// A layer's weights.
+#[derive(Debug, Clone)]
+pub(crate) enum Params {
+    None,
+    /// kernel `(out, in, kh, kw)`, bias `(out)`.
+    Conv { kernel: Var, bias: Var },
+    /// kernel `(in, out)` as Keras, bias `(out)`.
+    Dense { kernel: Var, bias: Var },
+    /// gamma, beta (trainable), moving mean and variance (not trainable).
+    Norm { gamma: Var, beta: Var, mean: Var, var: Var },
+}
+
+/// One built layer.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub(crate) name: String,
+    pub(crate) spec: LayerSpec,
+    pub(crate) input: InputShape,
+    pub(crate) output: InputShape,
+    pub(crate) params: Params,
+    pub(crate) trainable: bool,
+}
+
+impl Layer {
+    /// The layer's name (`conv2d`, `dense_1`, or the one given).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// What the layer was built from.
+    pub fn spec(&self) -> &LayerSpec {
+        &self.spec
+    }
+    /// The shape this layer receives.
+    pub fn input_shape(&self) -> InputShape {
+        self.input
+    }
+    /// Keras's output shape without the batch axis.
+    pub fn output_shape(&self) -> InputShape {
+        self.output
+    }
+    /// Whether training updates this layer.
+    pub fn is_trainable(&self) -> bool {
+        self.trainable
+    }
+    /// `(trainable, non-trainable)` parameter counts, as Keras counts them (a frozen layer's
+    /// weights count as non-trainable).
+    pub fn param_counts(&self) -> (usize, usize) {
+        let (t, n) = match &self.params {
+            Params::None => (0, 0),
+            Params::Conv { kernel, bias } | Params::Dense { kernel, bias } => (kernel.elem_count() + bias.elem_count(), 0),
+            Params::Norm { gamma, beta, mean, var } => (gamma.elem_count() + beta.elem_count(), mean.elem_count() + var.elem_count()),
+        };
+        if self.trainable {
+            (t, n)
+        } else {
+            (0, t + n)
+        }
+    }
+    /// The named weight tensors in Keras's naming (`kernel`, `bias`, `gamma`, `beta`,
+    /// `moving_mean`, `moving_variance`) and our layouts.
+    pub fn weights(&self) -> Vec<(&'static str, &Var)> {
+        match &self.params {
+            Params::None => vec![],
+            Params::Conv { kernel, bias } | Params::Dense { kernel, bias } => vec![("kernel", kernel), ("bias", bias)],
+            Params::Norm { gamma, beta, mean, var } => {
+                vec![("gamma", gamma), ("beta", beta), ("moving_mean", mean), ("moving_variance", var)]
+            }
+        }
+    }
+}
+
+/// SplitMix64: a small, seedable generator for weight initialisation and dropout masks.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// A Keras-style sequential model. Layers are added with [`Sequential::add`]; names, output shapes
+/// and parameter counts follow Keras; weights start glorot-uniform (biases zero) from the model's
+/// seed, so two models built with the same seed are identical.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_models::*;
+/// let mut model = Sequential::new(Input::image(32, 32, 3), &Device::Cpu).seed(7);
+/// model.add(Conv2D::new(32, (3, 3)).padding(Padding::Same).activation(Activation::Relu))?;
+/// model.add(MaxPooling2D::new((2, 2)))?;
+/// model.add(Flatten::new())?;
+/// model.add(Dense::new(10).activation(Activation::Softmax))?;
+/// assert_eq!(model.layers()[1].name(), "max_pooling2d");
+/// assert_eq!(model.count_params(), (896 + 8192 * 10 + 10, 0));
+/// let x = Tensor::zeros((2, 3, 32, 32), candle_core::DType::F32, &Device::Cpu)?;
+/// assert_eq!(model.predict(&x)?.dims(), &[2, 10]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Sequential {
+    name: String,
+    input: InputShape,
+    layers: Vec<Layer>,
+    device: Device,
+    seed: u64,
+    counts: HashMap<String, usize>,
+    dropout_rng: Cell<u64>,
+}
+
+impl Sequential {
+    /// An empty model for inputs of this shape, computing on `device`, named `sequential`.
+    pub fn new(input: InputShape, device: &Device) -> Self {
+        Self {
+            name: "sequential".into(),
+            input,
+            layers: Vec::new(),
+            device: device.clone(),
+            seed: 0x5eed,
+            counts: HashMap::new(),
+            dropout_rng: Cell::new(0x0d0d),
+        }
+    }
+
+    /// Sets the seed of the weight initialisation and dropout masks (before adding layers).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self.dropout_rng.set(seed ^ 0x0d0d_0d0d);
+        self
+    }
+
+    /// Names the model (Keras's `name=`).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The input shape.
+    pub fn input_shape(&self) -> InputShape {
+        self.input
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The layers in order.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// The output shape of the last layer (the input shape for an empty model).
+    pub fn output_shape(&self) -> InputShape {
+        self.layers.last().map_or(self.input, |l| l.output)
+    }
+
+    /// `(trainable, non-trainable)` parameter counts.
+    pub fn count_params(&self) -> (usize, usize) {
+        self.layers.iter().map(|l| l.param_counts()).fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
+    }
+
+    /// The layer with this name.
+    pub fn layer(&self, name: &str) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+
+    /// Adds a layer after the last one: checks it fits the current output shape, names it, and
+    /// initialises its weights.
+    pub fn add(&mut self, spec: impl Into<LayerSpec>) -> Result<&mut Self> {
+        let spec = spec.into();
+        let input = self.output_shape();
+        let output = output_shape(&spec, input)?;
+        let name = match spec.given_name() {
+            Some(n) => {
+                if self.layers.iter().any(|l| l.name == n) {
+                    return Err(ModelError::Spec(format!("a layer named '{n}' already exists")));
+                }
+                n.to_string()
+            }
+            None => {
+                let prefix = spec.auto_name_prefix();
+                loop {
+                    let k = self.counts.entry(prefix.to_string()).or_insert(0);
+                    let candidate = if *k == 0 { prefix.to_string() } else { format!("{prefix}_{k}") };
+                    *k += 1;
+                    if !self.layers.iter().any(|l| l.name == candidate) {
+                        break candidate;
+                    }
+                }
+            }
+        };
+        let mut rng = SplitMix(self.seed ^ (self.layers.len() as u64 + 1).wrapping_mul(0x1234_5678_9ABC_DEF1));
+        let params = init_params(&spec, input, &self.device, &mut rng)?;
+        self.layers.push(Layer { name, spec, input, output, params, trainable: true });
+        Ok(self)
+    }
+
+    /// Removes and returns the last layer (to replace a classifier head).
+    pub fn pop(&mut self) -> Option<Layer> {
+        self.layers.pop()
+    }
+
+    /// Freezes (or unfreezes) every layer up to and including `name`; frozen layers keep their
+    /// weights in training and batch normalisation in them uses its moving statistics.
+    pub fn set_trainable_until(&mut self, name: &str, trainable: bool) -> Result<()> {
+        let idx = self
+            .layers
+            .iter()
+            .position(|l| l.name == name)
+            .ok_or_else(|| ModelError::Spec(format!("no layer named '{name}'")))?;
+        for l in &mut self.layers[..=idx] {
+            l.trainable = trainable;
+        }
+        Ok(())
+    }
+
+    /// Sets one layer's trainable flag.
+    pub fn set_trainable(&mut self, name: &str, trainable: bool) -> Result<()> {
+        let l = self
+            .layers
+            .iter_mut()
+            .find(|l| l.name == name)
+            .ok_or_else(|| ModelError::Spec(format!("no layer named '{name}'")))?;
+        l.trainable = trainable;
+        Ok(())
+    }
+
+    /// The trainable variables (what an optimiser updates), in layer order.
+    pub fn trainable_vars(&self) -> Vec<Var> {
+        let mut out = Vec::new();
+        for l in self.layers.iter().filter(|l| l.trainable) {
+            match &l.params {
+                Params::None => {}
+                Params::Conv { kernel, bias } | Params::Dense { kernel, bias } => {
+                    out.push(kernel.clone());
+                    out.push(bias.clone());
+                }
+                Params::Norm { gamma, beta, .. } => {
+                    out.push(gamma.clone());
+                    out.push(beta.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The sum of the L2 regularisation terms, `Σ l2 · Σ kernel²`, that Keras adds to the loss.
+    pub fn regularization_loss(&self) -> Result<Option<Tensor>> {
+        let mut total: Option<Tensor> = None;
+        for l in &self.layers {
+            if let (LayerSpec::Dense { l2: Some(f), .. }, Params::Dense { kernel, .. }) = (&l.spec, &l.params) {
+                let term = (kernel.as_tensor().sqr()?.sum_all()? * *f)?;
+                total = Some(match total {
+                    None => term,
+                    Some(t) => (t + term)?,
+                });
+            }
+        }
+        Ok(total)
+    }
+
+    fn check_input(&self, x: &Tensor) -> Result<()> {
+        let dims = x.dims();
+        let want = self.input.batch_dims(dims.first().copied().unwrap_or(0));
+        if dims != want.as_slice() {
+            return Err(ModelError::Shape(format!(
+                "model '{}' expects input of shape {:?} (N first{}), got {:?}",
+                self.name,
+                want,
+                if matches!(self.input, InputShape::Image { .. }) { ", channels before height and width" } else { "" },
+                dims
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the model. `training` switches dropout on and batch normalisation to batch statistics
+    /// (updating the moving averages), as Keras's `model(x, training=True)`.
+    pub fn forward(&self, x: &Tensor, training: bool) -> Result<Tensor> {
+        self.check_input(x)?;
+        let mut h = x.to_dtype(DType::F32)?;
+        for l in &self.layers {
+            h = self.forward_layer(l, &h, training)?;
+        }
+        Ok(h)
+    }
+
+    /// Every layer's output for `x` in inference mode, in order: `(layer name, output)`. Image
+    /// outputs are `(N, C, H, W)`, flat ones `(N, F)`. What the feature-map figures draw.
+    pub fn layer_outputs(&self, x: &Tensor) -> Result<Vec<(String, Tensor)>> {
+        self.check_input(x)?;
+        let mut h = x.to_dtype(DType::F32)?;
+        let mut out = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            h = self.forward_layer(l, &h, false)?;
+            out.push((l.name.clone(), h.clone()));
+        }
+        Ok(out)
+    }
+
+    /// Inference on a large input in batches of `batch_size`, so memory stays bounded.
+    pub fn predict_batched(&self, x: &Tensor, batch_size: usize) -> Result<Tensor> {
+        let n = x.dims().first().copied().unwrap_or(0);
+        if batch_size == 0 {
+            return Err(ModelError::Spec("batch size must be positive".into()));
+        }
+        if n <= batch_size {
+            return self.forward(x, false);
+        }
+        let mut parts = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let len = batch_size.min(n - start);
+            parts.push(self.forward(&x.narrow(0, start, len)?, false)?);
+            start += len;
+        }
+        Ok(Tensor::cat(&parts, 0)?)
+    }
+
+    /// Inference (`model.predict(x)`), in batches of 32 as Keras does.
+    pub fn predict(&self, x: &Tensor) -> Result<Tensor> {
+        self.predict_batched(x, 32)
+    }
+
+    fn forward_layer(&self, l: &Layer, x: &Tensor, training: bool) -> Result<Tensor> {
+        let y = match (&l.spec, &l.params) {
+            (LayerSpec::Conv2D { kernel: k, strides, padding, activation, .. }, Params::Conv { kernel, bias }) => {
+                let x = pad_same(x, *k, *strides, *padding, 0.0)?;
+                let y = x.conv2d(kernel.as_tensor(), 0, strides.0, 1, 1)?;
+                let y = if strides.0 != strides.1 { return Err(ModelError::Spec("unequal strides are not supported".into())) } else { y };
+                let y = y.broadcast_add(&bias.as_tensor().reshape((1, (), 1, 1))?)?;
+                activate(&y, *activation)?
+            }
+            (LayerSpec::MaxPooling2D { pool, strides, padding, .. }, _) => {
+                let x = pad_same(x, *pool, *strides, *padding, f32::NEG_INFINITY)?;
+                x.max_pool2d_with_stride(*pool, *strides)?
+            }
+            (LayerSpec::AveragePooling2D { pool, strides, padding, .. }, _) => {
+                if *padding == Padding::Same {
+                    // TensorFlow averages over the cells inside the image only.
+                    let xs = pad_same(x, *pool, *strides, *padding, 0.0)?.avg_pool2d_with_stride(*pool, *strides)?;
+                    let ones = pad_same(&x.ones_like()?, *pool, *strides, *padding, 0.0)?.avg_pool2d_with_stride(*pool, *strides)?;
+                    (xs / ones)?
+                } else {
+                    x.avg_pool2d_with_stride(*pool, *strides)?
+                }
+            }
+            (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
+                let shape: Vec<usize> = if x.rank() == 4 { vec![1, gamma.elem_count(), 1, 1] } else { vec![1, gamma.elem_count()] };
+                let (m, v) = if training && l.trainable {
+                    let axes: Vec<usize> = if x.rank() == 4 { vec![0, 2, 3] } else { vec![0] };
+                    let bm = x.mean_keepdim(axes.clone())?;
+                    let bv = x.broadcast_sub(&bm)?.sqr()?.mean_keepdim(axes)?;
+                    // Keras: moving = moving * momentum + batch * (1 - momentum)
+                    let upd = |moving: &Var, batch: &Tensor| -> Result<()> {
+                        let b = batch.flatten_all()?.detach();
+                        let new = ((moving.as_tensor() * *momentum)? + (b * (1.0 - *momentum))?)?;
+                        moving.set(&new)?;
+                        Ok(())
+                    };
+                    upd(mean, &bm)?;
+                    upd(var, &bv)?;
+                    (bm, bv)
+                } else {
+                    (mean.as_tensor().reshape(shape.clone())?, var.as_tensor().reshape(shape.clone())?)
+                };
+                let inv = (v + *epsilon)?.sqrt()?.recip()?.broadcast_mul(&gamma.as_tensor().reshape(shape.clone())?)?;
+                let shift = beta.as_tensor().reshape(shape)?.broadcast_sub(&m.broadcast_mul(&inv)?)?;
+                x.broadcast_mul(&inv)?.broadcast_add(&shift)?
+            }
+            (LayerSpec::Dropout { rate, .. }, _) => {
+                if training && *rate > 0.0 {
+                    let mut rng = SplitMix(self.dropout_rng.get());
+                    let keep = 1.0 - *rate as f32;
+                    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.next_f32() < keep { 1.0 / keep } else { 0.0 }).collect();
+                    self.dropout_rng.set(rng.0);
+                    (x * Tensor::from_vec(mask, x.dims(), x.device())?)?
+                } else {
+                    x.clone()
+                }
+            }
+            (LayerSpec::Flatten { .. }, _) => {
+                if x.rank() == 4 {
+                    // Keras flattens channels-last: (N, C, H, W) -> (N, H, W, C) -> (N, H*W*C).
+                    let n = x.dim(0)?;
+                    x.permute((0, 2, 3, 1))?.reshape((n, ()))?
+                } else {
+                    x.clone()
+                }
+            }
+            (LayerSpec::Dense { activation, .. }, Params::Dense { kernel, bias }) => {
+                let y = x.matmul(kernel.as_tensor())?.broadcast_add(bias.as_tensor())?;
+                activate(&y, *activation)?
+            }
+            (LayerSpec::Activation { activation, .. }, _) => activate(x, *activation)?,
+            (spec, _) => return Err(ModelError::Spec(format!("layer '{}' ({}) has no weights", l.name, spec.class_name()))),
+        };
+        Ok(y)
+    }
+}
+
+/// Applies an activation.
+pub(crate) fn activate(x: &Tensor, a: Activation) -> Result<Tensor> {
+    Ok(match a {
+        Activation::Linear => x.clone(),
+        Activation::Relu => x.relu()?,
+        Activation::Sigmoid => (x.neg()?.exp()? + 1.0)?.recip()?,
+        Activation::Softmax => {
+            let m = x.max_keepdim(D::Minus1)?;
+            let e = x.broadcast_sub(&m)?.exp()?;
+            e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?
+        }
+    })
+}
+
+/// TensorFlow's 'same' padding: total `max((out - 1) * s + k - in, 0)`, the odd cell at the end.
+fn same_pads(input: usize, k: usize, s: usize) -> (usize, usize, usize) {
+    let out = input.div_ceil(s);
+    let total = ((out - 1) * s + k).saturating_sub(input);
+    (total / 2, total - total / 2, out)
+}
+
+fn pad_const(x: &Tensor, dim: usize, before: usize, after: usize, value: f32) -> Result<Tensor> {
+    if before == 0 && after == 0 {
+        return Ok(x.clone());
+    }
+    if value == 0.0 {
+        return Ok(x.pad_with_zeros(dim, before, after)?);
+    }
+    let mut parts = Vec::new();
+    let mut shape = x.dims().to_vec();
+    if before > 0 {
+        shape[dim] = before;
+        parts.push(Tensor::full(value, shape.clone(), x.device())?);
+    }
+    parts.push(x.clone());
+    if after > 0 {
+        shape[dim] = after;
+        parts.push(Tensor::full(value, shape, x.device())?);
+    }
+    Ok(Tensor::cat(&parts, dim)?)
+}
+
+fn pad_same(x: &Tensor, k: (usize, usize), s: (usize, usize), padding: Padding, value: f32) -> Result<Tensor> {
+    if padding == Padding::Valid {
+        return Ok(x.clone());
+    }
+    let (_, _, h, w) = x.dims4()?;
+    let (t, b, _) = same_pads(h, k.0, s.0);
+    let (l, r, _) = same_pads(w, k.1, s.1);
+    pad_const(&pad_const(x, 2, t, b, value)?, 3, l, r, value)
+}
+
+fn window_out(input: usize, k: usize, s: usize, padding: Padding, what: &str) -> Result<usize> {
+    if s == 0 || k == 0 {
+        return Err(ModelError::Spec(format!("{what}: kernel and stride must be positive")));
+    }
+    Ok(match padding {
+        Padding::Same => input.div_ceil(s),
+        Padding::Valid => {
+            if input < k {
+                return Err(ModelError::Shape(format!("{what}: window {k} does not fit an input of size {input}")));
+            }
+            (input - k) / s + 1
+        }
+    })
+}
+
+/// Keras's output shape of a layer for this input shape, or why it does not fit.
+fn output_shape(spec: &LayerSpec, input: InputShape) -> Result<InputShape> {
+    let image = |what: &str| match input {
+        InputShape::Image { height, width, channels } => Ok((height, width, channels)),
+        InputShape::Flat(n) => Err(ModelError::Shape(format!("{what} needs an image input (H, W, C), got a flat input of {n}"))),
+    };
+    Ok(match spec {
+        LayerSpec::Conv2D { filters, kernel, strides, padding, .. } => {
+            let (h, w, _) = image("Conv2D")?;
+            if strides.0 != strides.1 {
+                return Err(ModelError::Spec(format!("Conv2D strides {strides:?}: unequal strides are not supported")));
+            }
+            InputShape::Image {
+                height: window_out(h, kernel.0, strides.0, *padding, "Conv2D")?,
+                width: window_out(w, kernel.1, strides.1, *padding, "Conv2D")?,
+                channels: *filters,
+            }
+        }
+        LayerSpec::MaxPooling2D { pool, strides, padding, .. } | LayerSpec::AveragePooling2D { pool, strides, padding, .. } => {
+            let (h, w, c) = image(spec.class_name())?;
+            InputShape::Image {
+                height: window_out(h, pool.0, strides.0, *padding, spec.class_name())?,
+                width: window_out(w, pool.1, strides.1, *padding, spec.class_name())?,
+                channels: c,
+            }
+        }
+        LayerSpec::Flatten { .. } => InputShape::Flat(input.keras_dims().iter().product()),
+        LayerSpec::Dense { units, .. } => match input {
+            InputShape::Flat(_) => InputShape::Flat(*units),
+            InputShape::Image { .. } => return Err(ModelError::Shape("Dense needs a flat input: add Flatten first".into())),
+        },
+        LayerSpec::Dropout { rate, .. } => {
+            if !(0.0..1.0).contains(rate) {
+                return Err(ModelError::Spec(format!("Dropout rate must be in [0, 1), got {rate}")));
+            }
+            input
+        }
+        LayerSpec::BatchNormalization { .. } | LayerSpec::Activation { .. } => input,
+    })
+}
+
+/// Glorot-uniform kernels, zero biases, BN gamma 1 / beta 0 / mean 0 / variance 1.
+fn init_params(spec: &LayerSpec, input: InputShape, device: &Device, rng: &mut SplitMix) -> Result<Params> {
+    let mut glorot = |shape: &[usize], fan_in: usize, fan_out: usize| -> Result<Var> {
+        let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * limit).collect();
+        Ok(Var::from_tensor(&Tensor::from_vec(v, shape, device)?)?)
+    };
+    let zeros = |n: usize| -> Result<Var> { Ok(Var::zeros(n, DType::F32, device)?) };
+    Ok(match spec {
+        LayerSpec::Conv2D { filters, kernel, .. } => {
+            let cin = input.features();
+            let rf = kernel.0 * kernel.1;
+            Params::Conv { kernel: glorot(&[*filters, cin, kernel.0, kernel.1], rf * cin, rf * filters)?, bias: zeros(*filters)? }
+        }
+        LayerSpec::Dense { units, .. } => {
+            let fin = input.keras_dims().iter().product();
+            Params::Dense { kernel: glorot(&[fin, *units], fin, *units)?, bias: zeros(*units)? }
+        }
+        LayerSpec::BatchNormalization { .. } => {
+            let c = input.features();
+            Params::Norm {
+                gamma: Var::ones(c, DType::F32, device)?,
+                beta: zeros(c)?,
+                mean: zeros(c)?,
+                var: Var::ones(c, DType::F32, device)?,
+            }
+        }
+        _ => Params::None,
+    })
+}

@@ -1,0 +1,382 @@
+//! Layer specifications that read like Keras layer constructors.
+
+use serde::{Deserialize, Serialize};
+
+/// Keras `padding`: `"valid"` (no padding) or `"same"` (output size `ceil(input / stride)`, with
+/// TensorFlow's split: when the total padding is odd, the extra row/column goes at the bottom/right).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Padding {
+    /// No padding.
+    #[default]
+    Valid,
+    /// Pad so that the output is `ceil(input / stride)`.
+    Same,
+}
+
+/// Keras activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// Identity (Keras's default).
+    #[default]
+    Linear,
+    /// `max(x, 0)`.
+    Relu,
+    /// Softmax over the last axis.
+    Softmax,
+    /// `1 / (1 + e^-x)`.
+    Sigmoid,
+}
+
+impl Activation {
+    /// Keras's name for it.
+    pub fn keras_name(&self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Relu => "relu",
+            Activation::Softmax => "softmax",
+            Activation::Sigmoid => "sigmoid",
+        }
+    }
+}
+
+/// One layer of a [`crate::Sequential`] model, as the Keras constructor would describe it. Build it
+/// with the constructor types ([`Conv2D`], [`Dense`], ...), which convert into this.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "class")]
+pub enum LayerSpec {
+    /// `Conv2D(filters, kernel_size, strides, padding, activation)`.
+    Conv2D { filters: usize, kernel: (usize, usize), strides: (usize, usize), padding: Padding, activation: Activation, name: Option<String> },
+    /// `MaxPooling2D(pool_size, strides, padding)`; strides default to the pool size.
+    MaxPooling2D { pool: (usize, usize), strides: (usize, usize), padding: Padding, name: Option<String> },
+    /// `AveragePooling2D(pool_size, strides, padding)`.
+    AveragePooling2D { pool: (usize, usize), strides: (usize, usize), padding: Padding, name: Option<String> },
+    /// `BatchNormalization(momentum=0.99, epsilon=1e-3)` over the channel (last Keras) axis.
+    BatchNormalization { momentum: f64, epsilon: f64, name: Option<String> },
+    /// `Dropout(rate)`.
+    Dropout { rate: f64, name: Option<String> },
+    /// `Flatten()` in Keras's channels-last order.
+    Flatten { name: Option<String> },
+    /// `Dense(units, activation, kernel_regularizer=l2(l2))`.
+    Dense { units: usize, activation: Activation, l2: Option<f64>, name: Option<String> },
+    /// `Activation(activation)`.
+    Activation { activation: Activation, name: Option<String> },
+}
+
+impl LayerSpec {
+    /// Keras's class name, as `summary()` prints it.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            LayerSpec::Conv2D { .. } => "Conv2D",
+            LayerSpec::MaxPooling2D { .. } => "MaxPooling2D",
+            LayerSpec::AveragePooling2D { .. } => "AveragePooling2D",
+            LayerSpec::BatchNormalization { .. } => "BatchNormalization",
+            LayerSpec::Dropout { .. } => "Dropout",
+            LayerSpec::Flatten { .. } => "Flatten",
+            LayerSpec::Dense { .. } => "Dense",
+            LayerSpec::Activation { .. } => "Activation",
+        }
+    }
+
+    /// The prefix of Keras's automatic names (`conv2d`, `conv2d_1`, ...).
+    pub fn auto_name_prefix(&self) -> &'static str {
+        match self {
+            LayerSpec::Conv2D { .. } => "conv2d",
+            LayerSpec::MaxPooling2D { .. } => "max_pooling2d",
+            LayerSpec::AveragePooling2D { .. } => "average_pooling2d",
+            LayerSpec::BatchNormalization { .. } => "batch_normalization",
+            LayerSpec::Dropout { .. } => "dropout",
+            LayerSpec::Flatten { .. } => "flatten",
+            LayerSpec::Dense { .. } => "dense",
+            LayerSpec::Activation { .. } => "activation",
+        }
+    }
+
+    /// The name given explicitly, if any.
+    pub fn given_name(&self) -> Option<&str> {
+        match self {
+            LayerSpec::Conv2D { name, .. }
+            | LayerSpec::MaxPooling2D { name, .. }
+            | LayerSpec::AveragePooling2D { name, .. }
+            | LayerSpec::BatchNormalization { name, .. }
+            | LayerSpec::Dropout { name, .. }
+            | LayerSpec::Flatten { name }
+            | LayerSpec::Dense { name, .. }
+            | LayerSpec::Activation { name, .. } => name.as_deref(),
+        }
+    }
+}
+
+macro_rules! named {
+    () => {
+        /// Names the layer (otherwise Keras's automatic name).
+        pub fn name(mut self, name: impl Into<String>) -> Self {
+            self.name = Some(name.into());
+            self
+        }
+    };
+}
+
+/// `layers.Conv2D(filters, kernel_size)`; stride 1, `valid`, linear unless set.
+///
+/// ```
+/// use candlebook_models::{Activation, Conv2D, Padding};
+/// let c = Conv2D::new(32, (3, 3)).padding(Padding::Same).activation(Activation::Relu);
+/// assert_eq!(c.filters, 32);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv2D {
+    /// Output channels.
+    pub filters: usize,
+    /// Kernel height and width.
+    pub kernel: (usize, usize),
+    /// Strides along height and width.
+    pub strides: (usize, usize),
+    /// Padding mode.
+    pub padding: Padding,
+    /// Activation.
+    pub activation: Activation,
+    name: Option<String>,
+}
+
+impl Conv2D {
+    /// `Conv2D(filters, kernel_size)`.
+    pub fn new(filters: usize, kernel: (usize, usize)) -> Self {
+        Self { filters, kernel, strides: (1, 1), padding: Padding::Valid, activation: Activation::Linear, name: None }
+    }
+    /// `strides=(sh, sw)`.
+    pub fn strides(mut self, strides: (usize, usize)) -> Self {
+        self.strides = strides;
+        self
+    }
+    /// `padding=...`.
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+    /// `activation=...`.
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+    named!();
+}
+
+impl From<Conv2D> for LayerSpec {
+    fn from(c: Conv2D) -> Self {
+        LayerSpec::Conv2D { filters: c.filters, kernel: c.kernel, strides: c.strides, padding: c.padding, activation: c.activation, name: c.name }
+    }
+}
+
+/// `layers.MaxPooling2D(pool_size)`; strides default to the pool size, `valid`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaxPooling2D {
+    /// Window height and width.
+    pub pool: (usize, usize),
+    /// Strides (the pool size unless set).
+    pub strides: Option<(usize, usize)>,
+    /// Padding mode.
+    pub padding: Padding,
+    name: Option<String>,
+}
+
+impl MaxPooling2D {
+    /// `MaxPooling2D(pool_size)`.
+    pub fn new(pool: (usize, usize)) -> Self {
+        Self { pool, strides: None, padding: Padding::Valid, name: None }
+    }
+    /// `strides=(sh, sw)`.
+    pub fn strides(mut self, strides: (usize, usize)) -> Self {
+        self.strides = Some(strides);
+        self
+    }
+    /// `padding=...`.
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+    named!();
+}
+
+impl From<MaxPooling2D> for LayerSpec {
+    fn from(p: MaxPooling2D) -> Self {
+        LayerSpec::MaxPooling2D { pool: p.pool, strides: p.strides.unwrap_or(p.pool), padding: p.padding, name: p.name }
+    }
+}
+
+/// `layers.AveragePooling2D(pool_size)`; strides default to the pool size, `valid`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AveragePooling2D {
+    /// Window height and width.
+    pub pool: (usize, usize),
+    /// Strides (the pool size unless set).
+    pub strides: Option<(usize, usize)>,
+    /// Padding mode.
+    pub padding: Padding,
+    name: Option<String>,
+}
+
+impl AveragePooling2D {
+    /// `AveragePooling2D(pool_size)`.
+    pub fn new(pool: (usize, usize)) -> Self {
+        Self { pool, strides: None, padding: Padding::Valid, name: None }
+    }
+    /// `strides=(sh, sw)`.
+    pub fn strides(mut self, strides: (usize, usize)) -> Self {
+        self.strides = Some(strides);
+        self
+    }
+    /// `padding=...`.
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+    named!();
+}
+
+impl From<AveragePooling2D> for LayerSpec {
+    fn from(p: AveragePooling2D) -> Self {
+        LayerSpec::AveragePooling2D { pool: p.pool, strides: p.strides.unwrap_or(p.pool), padding: p.padding, name: p.name }
+    }
+}
+
+/// `layers.BatchNormalization()` with Keras's defaults: momentum 0.99, epsilon 1e-3.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchNormalization {
+    /// Moving-average momentum.
+    pub momentum: f64,
+    /// Variance epsilon.
+    pub epsilon: f64,
+    name: Option<String>,
+}
+
+impl BatchNormalization {
+    /// Keras's defaults.
+    pub fn new() -> Self {
+        Self { momentum: 0.99, epsilon: 1e-3, name: None }
+    }
+    /// `momentum=...`.
+    pub fn momentum(mut self, m: f64) -> Self {
+        self.momentum = m;
+        self
+    }
+    /// `epsilon=...`.
+    pub fn epsilon(mut self, e: f64) -> Self {
+        self.epsilon = e;
+        self
+    }
+    named!();
+}
+
+impl Default for BatchNormalization {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl From<BatchNormalization> for LayerSpec {
+    fn from(b: BatchNormalization) -> Self {
+        LayerSpec::BatchNormalization { momentum: b.momentum, epsilon: b.epsilon, name: b.name }
+    }
+}
+
+/// `layers.Dropout(rate)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dropout {
+    /// Fraction of units dropped in training.
+    pub rate: f64,
+    name: Option<String>,
+}
+
+impl Dropout {
+    /// `Dropout(rate)`.
+    pub fn new(rate: f64) -> Self {
+        Self { rate, name: None }
+    }
+    named!();
+}
+
+impl From<Dropout> for LayerSpec {
+    fn from(d: Dropout) -> Self {
+        LayerSpec::Dropout { rate: d.rate, name: d.name }
+    }
+}
+
+/// `layers.Flatten()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Flatten {
+    name: Option<String>,
+}
+
+impl Flatten {
+    /// `Flatten()`.
+    pub fn new() -> Self {
+        Self { name: None }
+    }
+    named!();
+}
+
+impl From<Flatten> for LayerSpec {
+    fn from(f: Flatten) -> Self {
+        LayerSpec::Flatten { name: f.name }
+    }
+}
+
+/// `layers.Dense(units)`; linear unless set, optional L2 kernel regulariser.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    /// Output units.
+    pub units: usize,
+    /// Activation.
+    pub activation: Activation,
+    /// L2 factor of `kernel_regularizer=l2(...)`.
+    pub l2: Option<f64>,
+    name: Option<String>,
+}
+
+impl Dense {
+    /// `Dense(units)`.
+    pub fn new(units: usize) -> Self {
+        Self { units, activation: Activation::Linear, l2: None, name: None }
+    }
+    /// `activation=...`.
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+    /// `kernel_regularizer=l2(factor)`.
+    pub fn l2(mut self, factor: f64) -> Self {
+        self.l2 = Some(factor);
+        self
+    }
+    named!();
+}
+
+impl From<Dense> for LayerSpec {
+    fn from(d: Dense) -> Self {
+        LayerSpec::Dense { units: d.units, activation: d.activation, l2: d.l2, name: d.name }
+    }
+}
+
+/// `layers.Activation(activation)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationLayer {
+    /// The activation.
+    pub activation: Activation,
+    name: Option<String>,
+}
+
+impl ActivationLayer {
+    /// `Activation(activation)`.
+    pub fn new(activation: Activation) -> Self {
+        Self { activation, name: None }
+    }
+    named!();
+}
+
+impl From<ActivationLayer> for LayerSpec {
+    fn from(a: ActivationLayer) -> Self {
+        LayerSpec::Activation { activation: a.activation, name: a.name }
+    }
+}
