@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
+use crate::ops::{avg_pool2d_keras, conv2d_keras, max_pool2d_keras, pad_same, window_output};
 use crate::spec::{Activation, LayerSpec, Padding};
 
 /// The shape of one example, as Keras's `input_shape` (channels last for images).
@@ -398,27 +399,18 @@ impl Sequential {
 
     fn forward_layer(&self, l: &Layer, x: &Tensor, training: bool) -> Result<Tensor> {
         let y = match (&l.spec, &l.params) {
-            (LayerSpec::Conv2D { kernel: k, strides, padding, activation, .. }, Params::Conv { kernel, bias }) => {
-                let x = pad_same(x, *k, *strides, *padding, 0.0)?;
-                let y = x.conv2d(kernel.as_tensor(), 0, strides.0, 1, 1)?;
-                let y = if strides.0 != strides.1 { return Err(ModelError::Spec("unequal strides are not supported".into())) } else { y };
-                let y = y.broadcast_add(&bias.as_tensor().reshape((1, (), 1, 1))?)?;
-                activate(&y, *activation)?
+            (LayerSpec::Conv2D { strides, padding, activation, .. }, Params::Conv { kernel, bias }) => {
+                activate(&conv2d_keras(x, kernel.as_tensor(), bias.as_tensor(), *strides, *padding)?, *activation)?
             }
             (LayerSpec::MaxPooling2D { pool, strides, padding, .. }, _) => {
-                let x = pad_same(x, *pool, *strides, *padding, f32::NEG_INFINITY)?;
-                x.max_pool2d_with_stride(*pool, *strides)?
-            }
-            (LayerSpec::AveragePooling2D { pool, strides, padding, .. }, _) => {
-                if *padding == Padding::Same {
-                    // TensorFlow averages over the cells inside the image only.
-                    let xs = pad_same(x, *pool, *strides, *padding, 0.0)?.avg_pool2d_with_stride(*pool, *strides)?;
-                    let ones = pad_same(&x.ones_like()?, *pool, *strides, *padding, 0.0)?.avg_pool2d_with_stride(*pool, *strides)?;
-                    (xs / ones)?
+                if training {
+                    max_pool2d_keras(x, *pool, *strides, *padding)?
                 } else {
-                    x.avg_pool2d_with_stride(*pool, *strides)?
+                    // candle's forward is right (only its gradient is not) and faster.
+                    pad_same(x, *pool, *strides, *padding, f64::NEG_INFINITY)?.max_pool2d_with_stride(*pool, *strides)?
                 }
             }
+            (LayerSpec::AveragePooling2D { pool, strides, padding, .. }, _) => avg_pool2d_keras(x, *pool, *strides, *padding)?,
             (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
                 let shape: Vec<usize> = if x.rank() == 4 { vec![1, gamma.elem_count(), 1, 1] } else { vec![1, gamma.elem_count()] };
                 let (m, v) = if training && l.trainable {
@@ -487,57 +479,8 @@ pub(crate) fn activate(x: &Tensor, a: Activation) -> Result<Tensor> {
     })
 }
 
-/// TensorFlow's 'same' padding: total `max((out - 1) * s + k - in, 0)`, the odd cell at the end.
-fn same_pads(input: usize, k: usize, s: usize) -> (usize, usize, usize) {
-    let out = input.div_ceil(s);
-    let total = ((out - 1) * s + k).saturating_sub(input);
-    (total / 2, total - total / 2, out)
-}
-
-fn pad_const(x: &Tensor, dim: usize, before: usize, after: usize, value: f32) -> Result<Tensor> {
-    if before == 0 && after == 0 {
-        return Ok(x.clone());
-    }
-    if value == 0.0 {
-        return Ok(x.pad_with_zeros(dim, before, after)?);
-    }
-    let mut parts = Vec::new();
-    let mut shape = x.dims().to_vec();
-    if before > 0 {
-        shape[dim] = before;
-        parts.push(Tensor::full(value, shape.clone(), x.device())?);
-    }
-    parts.push(x.clone());
-    if after > 0 {
-        shape[dim] = after;
-        parts.push(Tensor::full(value, shape, x.device())?);
-    }
-    Ok(Tensor::cat(&parts, dim)?)
-}
-
-fn pad_same(x: &Tensor, k: (usize, usize), s: (usize, usize), padding: Padding, value: f32) -> Result<Tensor> {
-    if padding == Padding::Valid {
-        return Ok(x.clone());
-    }
-    let (_, _, h, w) = x.dims4()?;
-    let (t, b, _) = same_pads(h, k.0, s.0);
-    let (l, r, _) = same_pads(w, k.1, s.1);
-    pad_const(&pad_const(x, 2, t, b, value)?, 3, l, r, value)
-}
-
 fn window_out(input: usize, k: usize, s: usize, padding: Padding, what: &str) -> Result<usize> {
-    if s == 0 || k == 0 {
-        return Err(ModelError::Spec(format!("{what}: kernel and stride must be positive")));
-    }
-    Ok(match padding {
-        Padding::Same => input.div_ceil(s),
-        Padding::Valid => {
-            if input < k {
-                return Err(ModelError::Shape(format!("{what}: window {k} does not fit an input of size {input}")));
-            }
-            (input - k) / s + 1
-        }
-    })
+    window_output(input, k, s, padding).map_err(|e| ModelError::Shape(format!("{what}: {e}")))
 }
 
 /// Keras's output shape of a layer for this input shape, or why it does not fit.

@@ -1,0 +1,151 @@
+//! Keras-semantics building blocks on NCHW tensors, differentiable with candle's autograd:
+//! convolution and pooling with TensorFlow's `same`/`valid` padding.
+//!
+//! candle 0.11's own `max_pool2d` gradient is wrong (a 2×2 window's unique maximum gets 0.25, and
+//! it fails when the window and stride differ), so pooling here gathers the window positions with
+//! `index_select` and reduces them with `max`/`sum`, whose gradients are exact: the maximum of
+//! each window gets the whole gradient, the average spreads it over the cells inside the image.
+
+use candle_core::{Tensor, D};
+
+use crate::error::{ModelError, Result};
+use crate::spec::Padding;
+
+/// TensorFlow's 'same' padding along one axis: `(before, after, output size)`, the odd cell at the
+/// end (bottom/right).
+pub fn same_padding(input: usize, kernel: usize, stride: usize) -> (usize, usize, usize) {
+    let out = input.div_ceil(stride);
+    let total = ((out - 1) * stride + kernel).saturating_sub(input);
+    (total / 2, total - total / 2, out)
+}
+
+fn pad_const(x: &Tensor, dim: usize, before: usize, after: usize, value: f64) -> Result<Tensor> {
+    if before == 0 && after == 0 {
+        return Ok(x.clone());
+    }
+    if value == 0.0 {
+        return Ok(x.pad_with_zeros(dim, before, after)?);
+    }
+    let mut parts = Vec::new();
+    let mut shape = x.dims().to_vec();
+    if before > 0 {
+        shape[dim] = before;
+        parts.push((Tensor::ones(shape.clone(), x.dtype(), x.device())? * value)?);
+    }
+    parts.push(x.clone());
+    if after > 0 {
+        shape[dim] = after;
+        parts.push((Tensor::ones(shape, x.dtype(), x.device())? * value)?);
+    }
+    Ok(Tensor::cat(&parts, dim)?)
+}
+
+/// Pads height and width for `same` (no-op for `valid`) with `value`.
+pub fn pad_same(x: &Tensor, kernel: (usize, usize), strides: (usize, usize), padding: Padding, value: f64) -> Result<Tensor> {
+    if padding == Padding::Valid {
+        return Ok(x.clone());
+    }
+    let (_, _, h, w) = x.dims4()?;
+    let (t, b, _) = same_padding(h, kernel.0, strides.0);
+    let (l, r, _) = same_padding(w, kernel.1, strides.1);
+    pad_const(&pad_const(x, 2, t, b, value)?, 3, l, r, value)
+}
+
+/// Output size along one axis, or why the window does not fit.
+pub fn window_output(input: usize, kernel: usize, stride: usize, padding: Padding) -> Result<usize> {
+    if stride == 0 || kernel == 0 {
+        return Err(ModelError::Spec("window and stride must be positive".into()));
+    }
+    Ok(match padding {
+        Padding::Same => input.div_ceil(stride),
+        Padding::Valid => {
+            if input < kernel {
+                return Err(ModelError::Shape(format!("a window of {kernel} does not fit an input of size {input}")));
+            }
+            (input - kernel) / stride + 1
+        }
+    })
+}
+
+/// Keras `Conv2D` arithmetic: `x` `(N, C, H, W)`, kernel `(out, in, kh, kw)`, bias `(out)`.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_models::{conv2d_keras, Padding};
+/// let x = Tensor::ones((1, 1, 5, 5), candle_core::DType::F32, &Device::Cpu)?;
+/// let k = Tensor::ones((1, 1, 2, 2), candle_core::DType::F32, &Device::Cpu)?;
+/// let b = Tensor::zeros(1, candle_core::DType::F32, &Device::Cpu)?;
+/// let y = conv2d_keras(&x, &k, &b, (2, 2), Padding::Same)?;
+/// assert_eq!(y.dims(), &[1, 1, 3, 3]);
+/// // TF pads the odd cell at the end: the last row/column sees one real row/column of ones
+/// assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, vec![4.0, 4.0, 2.0, 4.0, 4.0, 2.0, 2.0, 2.0, 1.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn conv2d_keras(x: &Tensor, kernel: &Tensor, bias: &Tensor, strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+    if strides.0 != strides.1 {
+        return Err(ModelError::Spec(format!("Conv2D strides {strides:?}: unequal strides are not supported")));
+    }
+    let (_, _, kh, kw) = kernel.dims4()?;
+    let x = pad_same(x, (kh, kw), strides, padding, 0.0)?;
+    // Drop trailing rows/columns no window reaches: they do not change the output, and candle's
+    // convolution gradient fails when the stride does not tile the input exactly.
+    let (_, _, h, w) = x.dims4()?;
+    let used_h = (window_output(h, kh, strides.0, Padding::Valid)? - 1) * strides.0 + kh;
+    let used_w = (window_output(w, kw, strides.1, Padding::Valid)? - 1) * strides.1 + kw;
+    let x = if used_h < h || used_w < w { x.narrow(2, 0, used_h)?.narrow(3, 0, used_w)? } else { x };
+    let y = x.conv2d(kernel, 0, strides.0, 1, 1)?;
+    Ok(y.broadcast_add(&bias.reshape((1, (), 1, 1))?)?)
+}
+
+/// The window cells of every output position: `pool.0 * pool.1` tensors of shape
+/// `(N, C, out_h, out_w)`, gathered from an already padded input.
+fn windows(x: &Tensor, pool: (usize, usize), strides: (usize, usize), out: (usize, usize)) -> Result<Vec<Tensor>> {
+    let dev = x.device();
+    let mut cells = Vec::with_capacity(pool.0 * pool.1);
+    for dy in 0..pool.0 {
+        let rows: Vec<u32> = (0..out.0).map(|i| (dy + strides.0 * i) as u32).collect();
+        let xr = x.index_select(&Tensor::new(rows, dev)?, 2)?;
+        for dx in 0..pool.1 {
+            let cols: Vec<u32> = (0..out.1).map(|j| (dx + strides.1 * j) as u32).collect();
+            cells.push(xr.index_select(&Tensor::new(cols, dev)?, 3)?);
+        }
+    }
+    Ok(cells)
+}
+
+/// Keras `MaxPooling2D` with a correct gradient for any window and stride (padded cells never win).
+///
+/// ```
+/// use candle_core::{Device, Tensor, Var};
+/// use candlebook_models::{max_pool2d_keras, Padding};
+/// let x = Var::new(&[[[[1f32, 2.0], [3.0, 4.0]]]], &Device::Cpu)?;
+/// let y = max_pool2d_keras(x.as_tensor(), (2, 2), (2, 2), Padding::Valid)?;
+/// let g = y.sum_all()?.backward()?;
+/// // the unique maximum gets the whole gradient (candle 0.11's own op gives 0.25)
+/// assert_eq!(g.get(&x).unwrap().flatten_all()?.to_vec1::<f32>()?, vec![0.0, 0.0, 0.0, 1.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn max_pool2d_keras(x: &Tensor, pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let out = (window_output(h, pool.0, strides.0, padding)?, window_output(w, pool.1, strides.1, padding)?);
+    let xp = pad_same(x, pool, strides, padding, f64::NEG_INFINITY)?;
+    let cells = windows(&xp, pool, strides, out)?;
+    Ok(Tensor::stack(&cells, 4)?.max(D::Minus1)?)
+}
+
+/// Keras `AveragePooling2D`: with `same`, each window is averaged over its cells inside the image
+/// (TensorFlow's rule), so border outputs are not pulled towards zero.
+pub fn avg_pool2d_keras(x: &Tensor, pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let out = (window_output(h, pool.0, strides.0, padding)?, window_output(w, pool.1, strides.1, padding)?);
+    let xp = pad_same(x, pool, strides, padding, 0.0)?;
+    let sum = Tensor::stack(&windows(&xp, pool, strides, out)?, 4)?.sum(D::Minus1)?;
+    match padding {
+        Padding::Valid => Ok((sum / (pool.0 * pool.1) as f64)?),
+        Padding::Same => {
+            let ones = pad_same(&x.ones_like()?, pool, strides, padding, 0.0)?;
+            let count = Tensor::stack(&windows(&ones, pool, strides, out)?, 4)?.sum(D::Minus1)?;
+            Ok((sum / count)?)
+        }
+    }
+}
