@@ -21,6 +21,7 @@ mod error;
 mod history;
 mod keras_import;
 mod ops;
+mod persist;
 mod sequential;
 mod spec;
 mod summary;
