@@ -38,7 +38,11 @@ pub mod prelude {
         avg_pool, canny, filter2d, gaussian_blur, image_to_tensor, max_pool, resize_area, tensor_to_image,
         Border, Canny, GaussianBlur, ImageFilters, Kernel2d, KernelError,
     };
-    pub use candlebook_models::{best_device, choose_device, misclassified, ConfusionMatrix, History, ModelError};
+    pub use candlebook_models::{
+        best_device, choose_device, misclassified, Activation, ActivationLayer, AveragePooling2D, BatchNormalization,
+        ConfusionMatrix, Conv2D, Dense, Dropout, Flatten, History, Input, InputShape, MaxPooling2D, ModelError, Padding,
+        Sequential,
+    };
     pub use candlebook_plots::{
         batch_views, feature_map_grid, image_grid, learning_curve, misclassified_grid, parameter_sweep,
         prediction_panel, probability_bars, side_by_side, stack_shared_x, BarChart, Colormap, ConfusionMatrixPlot,

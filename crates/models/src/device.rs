@@ -4,6 +4,11 @@ use candle_core::utils::{cuda_is_available, metal_is_available};
 use candle_core::Device;
 
 /// Which device [`best_device`] picked, and why, for the one-line report.
+///
+/// ```
+/// let choice = candlebook_models::choose_device();
+/// println!("{}", choice.description);
+/// ```
 #[derive(Debug, Clone)]
 pub struct DeviceChoice {
     /// The device itself.

@@ -3,6 +3,12 @@
 use thiserror::Error;
 
 /// What can go wrong in the models crate. Every variant names the offending value.
+///
+/// ```
+/// use candlebook_models::ConfusionMatrix;
+/// let e = ConfusionMatrix::from_labels(&[0, 1], &[0], 2).unwrap_err();
+/// assert_eq!(e.to_string(), "true labels vs predicted labels: 2 vs 1 entries");
+/// ```
 #[derive(Debug, Error)]
 pub enum ModelError {
     /// Series or label lists whose lengths disagree.

@@ -13,6 +13,10 @@ use crate::spec::Padding;
 
 /// TensorFlow's 'same' padding along one axis: `(before, after, output size)`, the odd cell at the
 /// end (bottom/right).
+///
+/// ```
+/// assert_eq!(candlebook_models::same_padding(224, 11, 4), (3, 4, 56));
+/// ```
 pub fn same_padding(input: usize, kernel: usize, stride: usize) -> (usize, usize, usize) {
     let out = input.div_ceil(stride);
     let total = ((out - 1) * stride + kernel).saturating_sub(input);
@@ -41,6 +45,14 @@ fn pad_const(x: &Tensor, dim: usize, before: usize, after: usize, value: f64) ->
 }
 
 /// Pads height and width for `same` (no-op for `valid`) with `value`.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// use candlebook_models::{pad_same, Padding};
+/// let x = Tensor::zeros((1, 1, 4, 4), DType::F32, &Device::Cpu)?;
+/// assert_eq!(pad_same(&x, (3, 3), (2, 2), Padding::Same, 0.0)?.dims(), &[1, 1, 5, 5]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn pad_same(x: &Tensor, kernel: (usize, usize), strides: (usize, usize), padding: Padding, value: f64) -> Result<Tensor> {
     if padding == Padding::Valid {
         return Ok(x.clone());
@@ -52,6 +64,13 @@ pub fn pad_same(x: &Tensor, kernel: (usize, usize), strides: (usize, usize), pad
 }
 
 /// Output size along one axis, or why the window does not fit.
+///
+/// ```
+/// use candlebook_models::{window_output, Padding};
+/// assert_eq!(window_output(128, 4, 2, Padding::Valid).unwrap(), 63);
+/// assert_eq!(window_output(224, 11, 4, Padding::Same).unwrap(), 56);
+/// assert!(window_output(2, 3, 1, Padding::Valid).is_err());
+/// ```
 pub fn window_output(input: usize, kernel: usize, stride: usize, padding: Padding) -> Result<usize> {
     if stride == 0 || kernel == 0 {
         return Err(ModelError::Spec("window and stride must be positive".into()));
@@ -135,6 +154,15 @@ pub fn max_pool2d_keras(x: &Tensor, pool: (usize, usize), strides: (usize, usize
 
 /// Keras `AveragePooling2D`: with `same`, each window is averaged over its cells inside the image
 /// (TensorFlow's rule), so border outputs are not pulled towards zero.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_models::{avg_pool2d_keras, Padding};
+/// let x = Tensor::new(&[[[[1f32, 2.0, 3.0]]]], &Device::Cpu)?;
+/// let y = avg_pool2d_keras(&x, (1, 2), (1, 2), Padding::Same)?;
+/// assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, vec![1.5, 3.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn avg_pool2d_keras(x: &Tensor, pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
     let out = (window_output(h, pool.0, strides.0, padding)?, window_output(w, pool.1, strides.1, padding)?);

@@ -12,6 +12,15 @@ use crate::ops::{avg_pool2d_keras, conv2d_keras, max_pool2d_keras, pad_same, win
 use crate::spec::{Activation, LayerSpec, Padding};
 
 /// The shape of one example, as Keras's `input_shape` (channels last for images).
+///
+/// ```
+/// use candlebook_models::{Input, InputShape};
+/// let shape = Input::image(28, 28, 1);
+/// assert_eq!(shape, InputShape::Image { height: 28, width: 28, channels: 1 });
+/// assert_eq!(shape.keras_dims(), vec![28, 28, 1]);
+/// assert_eq!(shape.batch_dims(32), vec![32, 1, 28, 28]);
+/// assert_eq!(Input::flat(16384).keras_dims(), vec![16384]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InputShape {
     /// An image `(height, width, channels)`; tensors are fed as `(N, C, H, W)`.
@@ -21,6 +30,11 @@ pub enum InputShape {
 }
 
 /// Shorthands for [`InputShape`], read like Keras's `Input(shape=...)`.
+///
+/// ```
+/// let s = candlebook_models::Input::flat(784);
+/// assert_eq!(s.batch_dims(2), vec![2, 784]);
+/// ```
 pub struct Input;
 
 impl Input {
@@ -72,6 +86,17 @@ pub(crate) enum Params {
 }
 
 /// One built layer.
+///
+/// ```
+/// use candle_core::Device;
+/// use candlebook_models::*;
+/// let mut m = Sequential::new(Input::image(8, 8, 3), &Device::Cpu);
+/// m.add(BatchNormalization::new()).unwrap();
+/// let layer = &m.layers()[0];
+/// assert_eq!(layer.name(), "batch_normalization");
+/// assert_eq!(layer.param_counts(), (6, 6)); // gamma+beta trainable, moving stats not
+/// assert_eq!(layer.weights().iter().map(|(n, _)| *n).collect::<Vec<_>>(), ["gamma", "beta", "moving_mean", "moving_variance"]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub(crate) name: String,

@@ -4,6 +4,13 @@ use serde::{Deserialize, Serialize};
 
 /// Keras `padding`: `"valid"` (no padding) or `"same"` (output size `ceil(input / stride)`, with
 /// TensorFlow's split: when the total padding is odd, the extra row/column goes at the bottom/right).
+///
+/// ```
+/// use candlebook_models::{same_padding, Padding};
+/// assert_eq!(Padding::default(), Padding::Valid);
+/// // 'same' with stride 2 on 8 pixels and a 3-wide window pads 0 before, 1 after
+/// assert_eq!(same_padding(8, 3, 2), (0, 1, 4));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Padding {
@@ -15,6 +22,11 @@ pub enum Padding {
 }
 
 /// Keras activations.
+///
+/// ```
+/// use candlebook_models::Activation;
+/// assert_eq!(Activation::Softmax.keras_name(), "softmax");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
@@ -43,6 +55,13 @@ impl Activation {
 
 /// One layer of a [`crate::Sequential`] model, as the Keras constructor would describe it. Build it
 /// with the constructor types ([`Conv2D`], [`Dense`], ...), which convert into this.
+///
+/// ```
+/// use candlebook_models::{Dense, LayerSpec};
+/// let spec: LayerSpec = Dense::new(10).name("head").into();
+/// assert_eq!((spec.class_name(), spec.given_name()), ("Dense", Some("head")));
+/// assert_eq!(spec.auto_name_prefix(), "dense");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "class")]
 pub enum LayerSpec {
@@ -170,6 +189,12 @@ impl From<Conv2D> for LayerSpec {
 }
 
 /// `layers.MaxPooling2D(pool_size)`; strides default to the pool size, `valid`.
+///
+/// ```
+/// use candlebook_models::{LayerSpec, MaxPooling2D, Padding};
+/// let p: LayerSpec = MaxPooling2D::new((3, 3)).strides((2, 2)).padding(Padding::Same).into();
+/// assert!(matches!(p, LayerSpec::MaxPooling2D { strides: (2, 2), .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaxPooling2D {
     /// Window height and width.
@@ -206,6 +231,12 @@ impl From<MaxPooling2D> for LayerSpec {
 }
 
 /// `layers.AveragePooling2D(pool_size)`; strides default to the pool size, `valid`.
+///
+/// ```
+/// use candlebook_models::{AveragePooling2D, LayerSpec};
+/// let p: LayerSpec = AveragePooling2D::new((2, 2)).into();
+/// assert!(matches!(p, LayerSpec::AveragePooling2D { strides: (2, 2), .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct AveragePooling2D {
     /// Window height and width.
@@ -242,6 +273,12 @@ impl From<AveragePooling2D> for LayerSpec {
 }
 
 /// `layers.BatchNormalization()` with Keras's defaults: momentum 0.99, epsilon 1e-3.
+///
+/// ```
+/// use candlebook_models::BatchNormalization;
+/// let bn = BatchNormalization::new();
+/// assert_eq!((bn.momentum, bn.epsilon), (0.99, 1e-3));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchNormalization {
     /// Moving-average momentum.
@@ -282,6 +319,11 @@ impl From<BatchNormalization> for LayerSpec {
 }
 
 /// `layers.Dropout(rate)`.
+///
+/// ```
+/// use candlebook_models::Dropout;
+/// assert_eq!(Dropout::new(0.5).rate, 0.5);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dropout {
     /// Fraction of units dropped in training.
@@ -304,6 +346,12 @@ impl From<Dropout> for LayerSpec {
 }
 
 /// `layers.Flatten()`.
+///
+/// ```
+/// use candlebook_models::{Flatten, LayerSpec};
+/// let f: LayerSpec = Flatten::new().into();
+/// assert_eq!(f.class_name(), "Flatten");
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Flatten {
     name: Option<String>,
@@ -324,6 +372,12 @@ impl From<Flatten> for LayerSpec {
 }
 
 /// `layers.Dense(units)`; linear unless set, optional L2 kernel regulariser.
+///
+/// ```
+/// use candlebook_models::{Activation, Dense};
+/// let d = Dense::new(512).activation(Activation::Relu).l2(0.01);
+/// assert_eq!((d.units, d.l2), (512, Some(0.01)));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dense {
     /// Output units.
@@ -360,6 +414,12 @@ impl From<Dense> for LayerSpec {
 }
 
 /// `layers.Activation(activation)`.
+///
+/// ```
+/// use candlebook_models::{Activation, ActivationLayer, LayerSpec};
+/// let a: LayerSpec = ActivationLayer::new(Activation::Relu).into();
+/// assert_eq!(a.auto_name_prefix(), "activation");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivationLayer {
     /// The activation.

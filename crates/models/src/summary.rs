@@ -5,6 +5,15 @@ use std::fmt;
 use crate::sequential::Sequential;
 
 /// One row of the summary.
+///
+/// ```
+/// use candle_core::Device;
+/// use candlebook_models::*;
+/// let mut m = Sequential::new(Input::flat(4), &Device::Cpu);
+/// m.add(Dense::new(2)).unwrap();
+/// let row = &m.summary().rows[0];
+/// assert_eq!((row.name.as_str(), row.output_shape.as_str(), row.params), ("dense", "(None, 2)", 10));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SummaryRow {
     /// Layer name.
@@ -45,7 +54,7 @@ pub struct Summary {
 }
 
 /// `1234567` → `"1,234,567"`.
-pub fn thousands(n: usize) -> String {
+pub(crate) fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
