@@ -30,6 +30,7 @@ pub use confusion::{misclassified, ConfusionMatrix};
 pub use device::{best_device, choose_device, DeviceChoice};
 pub use error::{ModelError, Result};
 pub use history::History;
+pub use persist::write_atomic;
 pub use ops::{avg_pool2d_keras, conv2d_keras, max_pool2d_keras, pad_same, same_padding, window_output};
 pub use sequential::{Input, InputShape, Layer, Sequential};
 pub use spec::{ActivationLayer, Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, LayerSpec, MaxPooling2D, Padding};

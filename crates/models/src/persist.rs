@@ -34,8 +34,15 @@ fn file_err(path: &Path, reason: impl ToString) -> ModelError {
     ModelError::File { path: path.display().to_string(), reason: reason.to_string() }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
+/// never leaves half a file (also used by the plots crate for figures).
+///
+/// ```
+/// let path = std::env::temp_dir().join("candlebook-doc-atomic.txt");
+/// candlebook_models::write_atomic(&path, b"whole").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
@@ -48,7 +55,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(|e| file_err(path, e))
+    result
 }
 
 impl Sequential {
@@ -88,7 +95,7 @@ impl Sequential {
                 .iter()
                 .map(|l| {
                     let mut spec = l.spec().clone();
-                    set_name(&mut spec, l.name());
+                    spec.set_name(l.name());
                     LayerEntry { name: l.name().to_string(), trainable: l.is_trainable(), spec }
                 })
                 .collect(),
@@ -97,7 +104,7 @@ impl Sequential {
         let weights = self.weight_map()?;
         let meta = HashMap::from([(ARCH_KEY.to_string(), json)]);
         let bytes = safetensors::serialize(weights.iter().map(|(k, t)| (k.as_str(), t)), Some(meta)).map_err(|e| file_err(path, e))?;
-        write_atomic(path, &bytes)
+        write_atomic(path, &bytes).map_err(|e| file_err(path, e))
     }
 
     /// Loads a model saved with [`Sequential::save`] onto `device`.
@@ -160,19 +167,5 @@ impl Sequential {
             var.set(&t)?;
         }
         Ok(())
-    }
-}
-
-fn set_name(spec: &mut LayerSpec, layer_name: &str) {
-    let n = Some(layer_name.to_string());
-    match spec {
-        LayerSpec::Conv2D { name, .. }
-        | LayerSpec::MaxPooling2D { name, .. }
-        | LayerSpec::AveragePooling2D { name, .. }
-        | LayerSpec::BatchNormalization { name, .. }
-        | LayerSpec::Dropout { name, .. }
-        | LayerSpec::Flatten { name }
-        | LayerSpec::Dense { name, .. }
-        | LayerSpec::Activation { name, .. } => *name = n,
     }
 }

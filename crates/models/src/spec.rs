@@ -114,6 +114,15 @@ impl LayerSpec {
 
     /// The name given explicitly, if any.
     pub fn given_name(&self) -> Option<&str> {
+        self.name_slot_ref().as_deref()
+    }
+
+    /// Gives the layer an explicit name.
+    pub fn set_name(&mut self, new: impl Into<String>) {
+        *self.name_slot() = Some(new.into());
+    }
+
+    fn name_slot(&mut self) -> &mut Option<String> {
         match self {
             LayerSpec::Conv2D { name, .. }
             | LayerSpec::MaxPooling2D { name, .. }
@@ -122,7 +131,20 @@ impl LayerSpec {
             | LayerSpec::Dropout { name, .. }
             | LayerSpec::Flatten { name }
             | LayerSpec::Dense { name, .. }
-            | LayerSpec::Activation { name, .. } => name.as_deref(),
+            | LayerSpec::Activation { name, .. } => name,
+        }
+    }
+
+    fn name_slot_ref(&self) -> &Option<String> {
+        match self {
+            LayerSpec::Conv2D { name, .. }
+            | LayerSpec::MaxPooling2D { name, .. }
+            | LayerSpec::AveragePooling2D { name, .. }
+            | LayerSpec::BatchNormalization { name, .. }
+            | LayerSpec::Dropout { name, .. }
+            | LayerSpec::Flatten { name }
+            | LayerSpec::Dense { name, .. }
+            | LayerSpec::Activation { name, .. } => name,
         }
     }
 }
@@ -188,89 +210,62 @@ impl From<Conv2D> for LayerSpec {
     }
 }
 
-/// `layers.MaxPooling2D(pool_size)`; strides default to the pool size, `valid`.
-///
-/// ```
-/// use candlebook_models::{LayerSpec, MaxPooling2D, Padding};
-/// let p: LayerSpec = MaxPooling2D::new((3, 3)).strides((2, 2)).padding(Padding::Same).into();
-/// assert!(matches!(p, LayerSpec::MaxPooling2D { strides: (2, 2), .. }));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct MaxPooling2D {
-    /// Window height and width.
-    pub pool: (usize, usize),
-    /// Strides (the pool size unless set).
-    pub strides: Option<(usize, usize)>,
-    /// Padding mode.
-    pub padding: Padding,
-    name: Option<String>,
+macro_rules! pooling_layer {
+    ($ty:ident, $variant:ident, $keras:literal, $example:literal) => {
+        #[doc = concat!("`layers.", $keras, "(pool_size)`; strides default to the pool size, `valid`.")]
+        ///
+        /// ```
+        #[doc = $example]
+        /// ```
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $ty {
+            /// Window height and width.
+            pub pool: (usize, usize),
+            /// Strides (the pool size unless set).
+            pub strides: Option<(usize, usize)>,
+            /// Padding mode.
+            pub padding: Padding,
+            name: Option<String>,
+        }
+
+        impl $ty {
+            #[doc = concat!("`", $keras, "(pool_size)`.")]
+            pub fn new(pool: (usize, usize)) -> Self {
+                Self { pool, strides: None, padding: Padding::Valid, name: None }
+            }
+            /// `strides=(sh, sw)`.
+            pub fn strides(mut self, strides: (usize, usize)) -> Self {
+                self.strides = Some(strides);
+                self
+            }
+            /// `padding=...`.
+            pub fn padding(mut self, padding: Padding) -> Self {
+                self.padding = padding;
+                self
+            }
+            named!();
+        }
+
+        impl From<$ty> for LayerSpec {
+            fn from(p: $ty) -> Self {
+                LayerSpec::$variant { pool: p.pool, strides: p.strides.unwrap_or(p.pool), padding: p.padding, name: p.name }
+            }
+        }
+    };
 }
 
-impl MaxPooling2D {
-    /// `MaxPooling2D(pool_size)`.
-    pub fn new(pool: (usize, usize)) -> Self {
-        Self { pool, strides: None, padding: Padding::Valid, name: None }
-    }
-    /// `strides=(sh, sw)`.
-    pub fn strides(mut self, strides: (usize, usize)) -> Self {
-        self.strides = Some(strides);
-        self
-    }
-    /// `padding=...`.
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.padding = padding;
-        self
-    }
-    named!();
-}
-
-impl From<MaxPooling2D> for LayerSpec {
-    fn from(p: MaxPooling2D) -> Self {
-        LayerSpec::MaxPooling2D { pool: p.pool, strides: p.strides.unwrap_or(p.pool), padding: p.padding, name: p.name }
-    }
-}
-
-/// `layers.AveragePooling2D(pool_size)`; strides default to the pool size, `valid`.
-///
-/// ```
-/// use candlebook_models::{AveragePooling2D, LayerSpec};
-/// let p: LayerSpec = AveragePooling2D::new((2, 2)).into();
-/// assert!(matches!(p, LayerSpec::AveragePooling2D { strides: (2, 2), .. }));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct AveragePooling2D {
-    /// Window height and width.
-    pub pool: (usize, usize),
-    /// Strides (the pool size unless set).
-    pub strides: Option<(usize, usize)>,
-    /// Padding mode.
-    pub padding: Padding,
-    name: Option<String>,
-}
-
-impl AveragePooling2D {
-    /// `AveragePooling2D(pool_size)`.
-    pub fn new(pool: (usize, usize)) -> Self {
-        Self { pool, strides: None, padding: Padding::Valid, name: None }
-    }
-    /// `strides=(sh, sw)`.
-    pub fn strides(mut self, strides: (usize, usize)) -> Self {
-        self.strides = Some(strides);
-        self
-    }
-    /// `padding=...`.
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.padding = padding;
-        self
-    }
-    named!();
-}
-
-impl From<AveragePooling2D> for LayerSpec {
-    fn from(p: AveragePooling2D) -> Self {
-        LayerSpec::AveragePooling2D { pool: p.pool, strides: p.strides.unwrap_or(p.pool), padding: p.padding, name: p.name }
-    }
-}
+pooling_layer!(
+    MaxPooling2D,
+    MaxPooling2D,
+    "MaxPooling2D",
+    "use candlebook_models::{LayerSpec, MaxPooling2D, Padding};\nlet p: LayerSpec = MaxPooling2D::new((3, 3)).strides((2, 2)).padding(Padding::Same).into();\nassert!(matches!(p, LayerSpec::MaxPooling2D { strides: (2, 2), .. }));"
+);
+pooling_layer!(
+    AveragePooling2D,
+    AveragePooling2D,
+    "AveragePooling2D",
+    "use candlebook_models::{AveragePooling2D, LayerSpec};\nlet p: LayerSpec = AveragePooling2D::new((2, 2)).into();\nassert!(matches!(p, LayerSpec::AveragePooling2D { strides: (2, 2), .. }));"
+);
 
 /// `layers.BatchNormalization()` with Keras's defaults: momentum 0.99, epsilon 1e-3.
 ///

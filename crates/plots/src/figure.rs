@@ -2,7 +2,6 @@
 //! inline in evcxr as PNG and saved to PNG or SVG.
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -275,7 +274,7 @@ impl Figure {
             Some("svg") => self.to_svg()?.into_bytes(),
             _ => return Err(PlotError::UnknownFormat { path: path.display().to_string() }),
         };
-        write_atomic(path, &bytes)
+        candlebook_models::write_atomic(path, &bytes).map_err(|source| PlotError::Io { path: path.display().to_string(), source })
     }
 
     /// Shows the figure inline in evcxr as a PNG; if it cannot be drawn, prints why instead.
@@ -285,24 +284,6 @@ impl Figure {
             Err(e) => println!("(figure could not be drawn: {e})"),
         }
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| PlotError::Io { path: path.display().to_string(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
 }
 
 /// An image panel's pixels and where they go, for the SVG writer.
