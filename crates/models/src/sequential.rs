@@ -296,12 +296,39 @@ impl Sequential {
     }
 
     /// Removes and returns the last layer (to replace a classifier head).
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::*;
+    /// let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu).seed(1);
+    /// m.add(Conv2D::new(2, (3, 3)).padding(Padding::Same))?;
+    /// m.add(Flatten::new())?;
+    /// m.add(Dense::new(3).activation(Activation::Softmax).l2(0.01))?;
+    /// let head = m.pop().unwrap();
+    /// assert_eq!(head.name(), "dense");
+    /// m.add(Dense::new(2).name("new_head"))?;
+    /// assert_eq!(m.output_shape(), InputShape::Flat(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pop(&mut self) -> Option<Layer> {
         self.layers.pop()
     }
 
     /// Freezes (or unfreezes) every layer up to and including `name`; frozen layers keep their
     /// weights in training and batch normalisation in them uses its moving statistics.
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::*;
+    /// let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu).seed(1);
+    /// m.add(Conv2D::new(2, (3, 3)).padding(Padding::Same))?;
+    /// m.add(Flatten::new())?;
+    /// m.add(Dense::new(3).activation(Activation::Softmax).l2(0.01))?;
+    /// m.set_trainable_until("flatten", false)?;
+    /// assert_eq!(m.trainable_vars().len(), 2); // the Dense kernel and bias
+    /// assert!(m.set_trainable_until("nope", false).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_trainable_until(&mut self, name: &str, trainable: bool) -> Result<()> {
         let idx = self
             .layers
@@ -345,6 +372,18 @@ impl Sequential {
     }
 
     /// The sum of the L2 regularisation terms, `Σ l2 · Σ kernel²`, that Keras adds to the loss.
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::*;
+    /// let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu).seed(1);
+    /// m.add(Conv2D::new(2, (3, 3)).padding(Padding::Same))?;
+    /// m.add(Flatten::new())?;
+    /// m.add(Dense::new(3).activation(Activation::Softmax).l2(0.01))?;
+    /// let penalty = m.regularization_loss()?.unwrap().to_scalar::<f32>()?;
+    /// assert!(penalty > 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn regularization_loss(&self) -> Result<Option<Tensor>> {
         let mut total: Option<Tensor> = None;
         for l in &self.layers {
@@ -387,6 +426,23 @@ impl Sequential {
 
     /// Every layer's output for `x` in inference mode, in order: `(layer name, output)`. Image
     /// outputs are `(N, C, H, W)`, flat ones `(N, F)`. What the feature-map figures draw.
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::*;
+    /// let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu).seed(1);
+    /// m.add(Conv2D::new(2, (3, 3)).padding(Padding::Same))?;
+    /// m.add(Flatten::new())?;
+    /// m.add(Dense::new(3).activation(Activation::Softmax).l2(0.01))?;
+    /// let x = Tensor::zeros((1, 1, 8, 8), candle_core::DType::F32, &Device::Cpu)?;
+    /// let outs = m.layer_outputs(&x)?;
+    /// assert_eq!(outs[0].0, "conv2d");
+    /// assert_eq!(outs[0].1.dims(), &[1, 2, 8, 8]);
+    /// let maps = m.feature_maps(&x, &["conv2d"])?;
+    /// assert_eq!(maps.len(), 1);
+    /// assert!(m.feature_maps(&x, &["nope"]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn layer_outputs(&self, x: &Tensor) -> Result<Vec<(String, Tensor)>> {
         self.check_input(x)?;
         let mut h = x.to_dtype(DType::F32)?;
@@ -398,7 +454,32 @@ impl Sequential {
         Ok(out)
     }
 
+    /// The outputs of the named layers only (in the order asked), for feature-map figures; an
+    /// unknown name is an error that lists the model's layers.
+    pub fn feature_maps(&self, x: &Tensor, names: &[&str]) -> Result<Vec<(String, Tensor)>> {
+        for n in names {
+            if self.layer(n).is_none() {
+                let known: Vec<&str> = self.layers.iter().map(|l| l.name.as_str()).collect();
+                return Err(ModelError::Spec(format!("no layer named '{n}' (layers: {})", known.join(", "))));
+            }
+        }
+        let all = self.layer_outputs(x)?;
+        Ok(names.iter().filter_map(|n| all.iter().find(|(name, _)| name == n).cloned()).collect())
+    }
+
     /// Inference on a large input in batches of `batch_size`, so memory stays bounded.
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::*;
+    /// let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu).seed(1);
+    /// m.add(Conv2D::new(2, (3, 3)).padding(Padding::Same))?;
+    /// m.add(Flatten::new())?;
+    /// m.add(Dense::new(3).activation(Activation::Softmax).l2(0.01))?;
+    /// let x = Tensor::zeros((70, 1, 8, 8), candle_core::DType::F32, &Device::Cpu)?;
+    /// assert_eq!(m.predict_batched(&x, 32)?.dims(), &[70, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn predict_batched(&self, x: &Tensor, batch_size: usize) -> Result<Tensor> {
         let n = x.dims().first().copied().unwrap_or(0);
         if batch_size == 0 {
