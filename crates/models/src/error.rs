@@ -29,6 +29,9 @@ pub enum ModelError {
     /// Reading or writing a file failed.
     #[error("cannot access {path}: {reason}")]
     File { path: String, reason: String },
+    /// A NaN or infinite value where training needs a finite one.
+    #[error("training stopped: {0}")]
+    NonFinite(String),
     /// A required value that is missing or empty.
     #[error("{0}")]
     Empty(String),

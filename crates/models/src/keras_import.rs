@@ -15,6 +15,12 @@ impl Sequential {
     /// name; other arrays in the file are ignored. Every weight of the model must be present with
     /// the right shape, or nothing is changed and the error names the first mismatch.
     pub fn load_keras_npz(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        self.load_keras_npz_prefixed(path, "")
+    }
+
+    /// As [`Sequential::load_keras_npz`], for arrays named `<prefix><layer>/<weight>` (e.g. the
+    /// training fixtures' `initial/` and `after_step1/`).
+    pub fn load_keras_npz_prefixed(&mut self, path: impl AsRef<Path>, prefix: &str) -> Result<()> {
         let path = path.as_ref();
         if !path.is_file() {
             return Err(ModelError::File { path: path.display().to_string(), reason: "no such file".into() });
@@ -27,7 +33,7 @@ impl Sequential {
         let mut assignments = Vec::new();
         for layer in self.layers() {
             for (wname, var) in layer.weights() {
-                let key = format!("{}/{}", layer.name(), wname);
+                let key = format!("{prefix}{}/{}", layer.name(), wname);
                 let array = arrays
                     .get(&key)
                     .ok_or_else(|| ModelError::WeightMismatch(format!("'{key}' is missing from {}", path.display())))?;
@@ -55,5 +61,33 @@ impl Sequential {
             var.set(&value)?;
         }
         Ok(())
+    }
+}
+
+impl Sequential {
+    /// Every weight in Keras's naming (`<layer>/<weight>`) and Keras's layouts (Conv2D kernels
+    /// `(kh, kw, in, out)`), e.g. to compare with or hand back to Keras.
+    ///
+    /// ```
+    /// use candle_core::Device;
+    /// use candlebook_models::*;
+    /// let mut m = Sequential::new(Input::image(8, 8, 3), &Device::Cpu);
+    /// m.add(Conv2D::new(4, (3, 3))).unwrap();
+    /// let w = m.keras_weights().unwrap();
+    /// assert_eq!(w[0].0, "conv2d/kernel");
+    /// assert_eq!(w[0].1.dims(), &[3, 3, 3, 4]);
+    /// ```
+    pub fn keras_weights(&self) -> Result<Vec<(String, Tensor)>> {
+        let mut out = Vec::new();
+        for layer in self.layers() {
+            for (wname, var) in layer.weights() {
+                let t = match (&layer.params, wname) {
+                    (Params::Conv { .. }, "kernel") => var.as_tensor().permute((2, 3, 1, 0))?.contiguous()?,
+                    _ => var.as_tensor().clone(),
+                };
+                out.push((format!("{}/{}", layer.name(), wname), t));
+            }
+        }
+        Ok(out)
     }
 }

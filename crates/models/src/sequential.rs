@@ -416,12 +416,45 @@ impl Sequential {
     /// Runs the model. `training` switches dropout on and batch normalisation to batch statistics
     /// (updating the moving averages), as Keras's `model(x, training=True)`.
     pub fn forward(&self, x: &Tensor, training: bool) -> Result<Tensor> {
+        Ok(self.forward_with_logits(x, training)?.0)
+    }
+
+    /// [`Sequential::forward`], also returning the last layer's input to its softmax or sigmoid
+    /// (the logits) when it ends in one. Keras computes cross-entropy from these logits rather
+    /// than from the clipped probabilities (so a confident wrong prediction is not capped at
+    /// -log(1e-7) and still has a gradient); training does the same.
+    pub fn forward_with_logits(&self, x: &Tensor, training: bool) -> Result<(Tensor, Option<(Tensor, Activation)>)> {
         self.check_input(x)?;
         let mut h = x.to_dtype(DType::F32)?;
-        for l in &self.layers {
+        let n = self.layers.len();
+        for (i, l) in self.layers.iter().enumerate() {
+            if i + 1 == n {
+                let last_act = match &l.spec {
+                    LayerSpec::Dense { activation, .. } | LayerSpec::Conv2D { activation, .. } | LayerSpec::Activation { activation, .. } => *activation,
+                    _ => Activation::Linear,
+                };
+                if matches!(last_act, Activation::Softmax | Activation::Sigmoid) {
+                    let logits = match &l.spec {
+                        LayerSpec::Activation { .. } => h.clone(),
+                        _ => self.forward_layer_pre_activation(l, &h, training)?,
+                    };
+                    let out = activate(&logits, last_act)?;
+                    return Ok((out, Some((logits, last_act))));
+                }
+            }
             h = self.forward_layer(l, &h, training)?;
         }
-        Ok(h)
+        Ok((h, None))
+    }
+
+    /// A Dense or Conv2D layer without its activation.
+    fn forward_layer_pre_activation(&self, l: &Layer, x: &Tensor, training: bool) -> Result<Tensor> {
+        let mut linear = l.clone();
+        match &mut linear.spec {
+            LayerSpec::Dense { activation, .. } | LayerSpec::Conv2D { activation, .. } => *activation = Activation::Linear,
+            _ => {}
+        }
+        self.forward_layer(&linear, x, training)
     }
 
     /// Every layer's output for `x` in inference mode, in order: `(layer name, output)`. Image
@@ -465,6 +498,24 @@ impl Sequential {
         }
         let all = self.layer_outputs(x)?;
         Ok(names.iter().filter_map(|n| all.iter().find(|(name, _)| name == n).cloned()).collect())
+    }
+
+    /// One training step as Keras's `train_on_batch`: forward in training mode, the loss (plus the
+    /// L2 terms), gradients, one optimiser update of the trainable variables. Returns the loss
+    /// Keras would report for this batch. A NaN or infinite loss is an error and nothing is updated.
+    pub fn train_step(&self, x: &Tensor, y: &Tensor, loss: &crate::optim::Loss, optimizer: &mut crate::optim::OptimizerState) -> Result<f32> {
+        let (out, logits) = self.forward_with_logits(x, true)?;
+        let mut total = loss.compute_keras(&out, logits.as_ref(), y)?;
+        if let Some(reg) = self.regularization_loss()? {
+            total = (total + reg)?;
+        }
+        let value = total.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+        if !value.is_finite() {
+            return Err(ModelError::NonFinite(format!("loss is {value} on this batch")));
+        }
+        let grads = total.backward()?;
+        optimizer.step(&self.trainable_vars(), &grads)?;
+        Ok(value)
     }
 
     /// Inference on a large input in batches of `batch_size`, so memory stays bounded.

@@ -1,0 +1,236 @@
+//! Optimisers with Keras 3's defaults and update rules, and the losses `compile` names.
+
+use std::collections::HashMap;
+
+use candle_core::backprop::GradStore;
+use candle_core::{Tensor, TensorId, Var, D};
+
+use crate::error::{ModelError, Result};
+
+/// Keras's optimisers, with Keras's default hyperparameters.
+///
+/// ```
+/// use candlebook_models::Optimizer;
+/// assert_eq!(Optimizer::adam(), Optimizer::Adam { learning_rate: 1e-3, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 });
+/// assert_eq!(Optimizer::rmsprop().learning_rate(), 1e-3);
+/// let sgd = Optimizer::sgd(0.01).with_momentum(0.9);
+/// assert!(matches!(sgd, Optimizer::Sgd { momentum, .. } if momentum == 0.9));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimizer {
+    /// `keras.optimizers.Adam()`.
+    Adam { learning_rate: f32, beta_1: f32, beta_2: f32, epsilon: f32 },
+    /// `keras.optimizers.RMSprop()` (what `compile` uses when no optimiser is named).
+    RmsProp { learning_rate: f32, rho: f32, epsilon: f32 },
+    /// `keras.optimizers.SGD(learning_rate, momentum)`.
+    Sgd { learning_rate: f32, momentum: f32 },
+}
+
+impl Optimizer {
+    /// Adam: lr 1e-3, betas 0.9 / 0.999, epsilon 1e-7.
+    pub fn adam() -> Self {
+        Optimizer::Adam { learning_rate: 1e-3, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }
+    }
+    /// RMSprop: lr 1e-3, rho 0.9, epsilon 1e-7.
+    pub fn rmsprop() -> Self {
+        Optimizer::RmsProp { learning_rate: 1e-3, rho: 0.9, epsilon: 1e-7 }
+    }
+    /// SGD with this learning rate and no momentum.
+    pub fn sgd(learning_rate: f32) -> Self {
+        Optimizer::Sgd { learning_rate, momentum: 0.0 }
+    }
+    /// The same optimiser with another learning rate.
+    pub fn with_learning_rate(self, lr: f32) -> Self {
+        match self {
+            Optimizer::Adam { beta_1, beta_2, epsilon, .. } => Optimizer::Adam { learning_rate: lr, beta_1, beta_2, epsilon },
+            Optimizer::RmsProp { rho, epsilon, .. } => Optimizer::RmsProp { learning_rate: lr, rho, epsilon },
+            Optimizer::Sgd { momentum, .. } => Optimizer::Sgd { learning_rate: lr, momentum },
+        }
+    }
+    /// SGD's momentum (other optimisers are returned unchanged).
+    pub fn with_momentum(self, m: f32) -> Self {
+        match self {
+            Optimizer::Sgd { learning_rate, .. } => Optimizer::Sgd { learning_rate, momentum: m },
+            other => other,
+        }
+    }
+    /// The learning rate.
+    pub fn learning_rate(&self) -> f32 {
+        match *self {
+            Optimizer::Adam { learning_rate, .. } | Optimizer::RmsProp { learning_rate, .. } | Optimizer::Sgd { learning_rate, .. } => learning_rate,
+        }
+    }
+}
+
+/// An optimiser with its per-variable state (moments, velocities) and step count.
+#[derive(Debug, Clone)]
+pub struct OptimizerState {
+    config: Optimizer,
+    iterations: u64,
+    slots: HashMap<TensorId, (Tensor, Option<Tensor>)>,
+}
+
+impl OptimizerState {
+    /// Fresh state for this optimiser.
+    pub fn new(config: Optimizer) -> Self {
+        Self { config, iterations: 0, slots: HashMap::new() }
+    }
+
+    /// The optimiser's settings.
+    pub fn config(&self) -> Optimizer {
+        self.config
+    }
+
+    /// Steps taken.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    /// Applies one update to every variable that has a gradient, with Keras 3's formulas (scalars
+    /// computed in f32 as Keras does for f32 variables).
+    pub fn step(&mut self, vars: &[Var], grads: &GradStore) -> Result<()> {
+        let t = (self.iterations + 1) as f32;
+        for var in vars {
+            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let w = var.as_tensor();
+            let id = w.id();
+            match self.config {
+                Optimizer::Adam { learning_rate: lr, beta_1: b1, beta_2: b2, epsilon: eps } => {
+                    let (m, v) = self.slots.entry(id).or_insert_with(|| (w.zeros_like().unwrap_or_else(|_| w.clone()), w.zeros_like().ok()));
+                    let v_prev = v.clone().ok_or_else(|| ModelError::Spec("optimizer state lost its second moment".into()))?;
+                    let alpha = lr * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
+                    let new_m = (&*m + ((g - &*m)? * (1.0 - b1) as f64)?)?;
+                    let new_v = (&v_prev + ((g.sqr()? - &v_prev)? * (1.0 - b2) as f64)?)?;
+                    let update = ((&new_m * alpha as f64)? / (new_v.sqrt()? + eps as f64)?)?;
+                    var.set(&(w - update)?)?;
+                    *m = new_m;
+                    *v = Some(new_v);
+                }
+                Optimizer::RmsProp { learning_rate: lr, rho, epsilon: eps } => {
+                    let (vel, _) = self.slots.entry(id).or_insert_with(|| (w.zeros_like().unwrap_or_else(|_| w.clone()), None));
+                    let new_vel = ((&*vel * rho as f64)? + (g.sqr()? * (1.0 - rho) as f64)?)?;
+                    let inc = ((g * lr as f64)? / (&new_vel + eps as f64)?.sqrt()?)?;
+                    var.set(&(w - inc)?)?;
+                    *vel = new_vel;
+                }
+                Optimizer::Sgd { learning_rate: lr, momentum } => {
+                    if momentum == 0.0 {
+                        var.set(&(w - (g * lr as f64)?)?)?;
+                    } else {
+                        let (m, _) = self.slots.entry(id).or_insert_with(|| (w.zeros_like().unwrap_or_else(|_| w.clone()), None));
+                        let new_m = ((&*m * momentum as f64)? - (g * lr as f64)?)?;
+                        var.set(&(w + &new_m)?)?;
+                        *m = new_m;
+                    }
+                }
+            }
+        }
+        self.iterations += 1;
+        Ok(())
+    }
+}
+
+/// The losses of Keras's `compile`, with Keras's `from_logits` meaning (`false`: the model outputs
+/// probabilities, which are renormalised and clipped to `[1e-7, 1 - 1e-7]` as Keras does).
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_models::Loss;
+/// let p = Tensor::new(&[[0.25f32, 0.75]], &Device::Cpu)?;
+/// let y = Tensor::new(&[[0f32, 1.0]], &Device::Cpu)?;
+/// let l = Loss::CategoricalCrossentropy { from_logits: false }.compute(&p, &y)?.to_scalar::<f32>()?;
+/// assert!((l - (-(0.75f32).ln())).abs() < 1e-6);
+/// let labels = Tensor::new(&[1u32], &Device::Cpu)?;
+/// let s = Loss::SparseCategoricalCrossentropy { from_logits: false }.compute(&p, &labels)?.to_scalar::<f32>()?;
+/// assert!((s - l).abs() < 1e-6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// One-hot targets `(N, K)`.
+    CategoricalCrossentropy { from_logits: bool },
+    /// Integer targets `(N,)`.
+    SparseCategoricalCrossentropy { from_logits: bool },
+    /// Targets in {0, 1}, same shape as the output.
+    BinaryCrossentropy { from_logits: bool },
+}
+
+const EPSILON: f64 = 1e-7;
+
+impl Loss {
+    /// The loss as Keras's TensorFlow backend computes it for a model output: when the output came
+    /// from a softmax (for the categorical losses) or a sigmoid (for binary cross-entropy) and
+    /// `from_logits` is false, Keras uses the logits behind it instead of the clipped
+    /// probabilities. `logits` is what [`crate::Sequential::forward_with_logits`] returns.
+    pub fn compute_keras(&self, output: &Tensor, logits: Option<&(Tensor, crate::spec::Activation)>, target: &Tensor) -> Result<Tensor> {
+        use crate::spec::Activation::{Sigmoid, Softmax};
+        match (*self, logits) {
+            (Loss::CategoricalCrossentropy { from_logits: false }, Some((z, Softmax))) => {
+                Loss::CategoricalCrossentropy { from_logits: true }.compute(z, target)
+            }
+            (Loss::SparseCategoricalCrossentropy { from_logits: false }, Some((z, Softmax))) => {
+                Loss::SparseCategoricalCrossentropy { from_logits: true }.compute(z, target)
+            }
+            (Loss::BinaryCrossentropy { from_logits: false }, Some((z, Sigmoid))) => Loss::BinaryCrossentropy { from_logits: true }.compute(z, target),
+            _ => self.compute(output, target),
+        }
+    }
+
+    /// Mean loss over the batch (Keras's `sum_over_batch_size` reduction).
+    pub fn compute(&self, output: &Tensor, target: &Tensor) -> Result<Tensor> {
+        let per_example = match *self {
+            Loss::CategoricalCrossentropy { from_logits } => {
+                if target.dims() != output.dims() {
+                    return Err(ModelError::Shape(format!("categorical cross-entropy: targets {:?} vs outputs {:?} (one-hot targets expected)", target.dims(), output.dims())));
+                }
+                let logp = log_probs(output, from_logits)?;
+                (target.to_dtype(logp.dtype())? * logp)?.sum(D::Minus1)?.neg()?
+            }
+            Loss::SparseCategoricalCrossentropy { from_logits } => {
+                let (n, k) = output.dims2()?;
+                let labels = target.flatten_all()?.to_dtype(candle_core::DType::U32)?;
+                if labels.elem_count() != n {
+                    return Err(ModelError::Shape(format!("sparse categorical cross-entropy: {} labels for {n} outputs", labels.elem_count())));
+                }
+                let max = labels.max(0)?.to_scalar::<u32>()? as usize;
+                if max >= k {
+                    return Err(ModelError::LabelOutOfRange { what: "targets", label: max, index: 0, n_classes: k });
+                }
+                let logp = log_probs(output, from_logits)?;
+                logp.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?
+            }
+            Loss::BinaryCrossentropy { from_logits } => {
+                let y = target.to_dtype(output.dtype())?;
+                if y.dims() != output.dims() {
+                    return Err(ModelError::Shape(format!("binary cross-entropy: targets {:?} vs outputs {:?}", y.dims(), output.dims())));
+                }
+                let l = if from_logits {
+                    // TensorFlow's sigmoid_cross_entropy_with_logits: max(z, 0) - z·y + log(1 + e^-|z|)
+                    let z = output;
+                    ((z.relu()? - (z * &y)?)? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)?
+                } else {
+                    let p = output.clamp(EPSILON as f32, (1.0 - EPSILON) as f32)?;
+                    ((&y * p.log()?)? + ((y.affine(-1.0, 1.0))? * p.affine(-1.0, 1.0)?.log()?)?)?.neg()?
+                };
+                if l.rank() > 1 {
+                    l.mean(D::Minus1)?
+                } else {
+                    l
+                }
+            }
+        };
+        Ok(per_example.mean_all()?)
+    }
+}
+
+fn log_probs(output: &Tensor, from_logits: bool) -> Result<Tensor> {
+    if from_logits {
+        let m = output.max_keepdim(D::Minus1)?;
+        let shifted = output.broadcast_sub(&m)?;
+        let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
+        Ok(shifted.broadcast_sub(&lse)?)
+    } else {
+        let p = output.broadcast_div(&output.sum_keepdim(D::Minus1)?)?;
+        Ok(p.clamp(EPSILON as f32, (1.0 - EPSILON) as f32)?.log()?)
+    }
+}
