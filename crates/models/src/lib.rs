@@ -18,6 +18,7 @@
 mod confusion;
 mod device;
 mod error;
+mod fit;
 mod history;
 mod keras_import;
 mod ops;
@@ -30,6 +31,7 @@ mod summary;
 pub use confusion::{misclassified, ConfusionMatrix};
 pub use device::{best_device, choose_device, DeviceChoice};
 pub use error::{ModelError, Result};
+pub use fit::{Compiled, EarlyStopping, Fit, Mode, ModelCheckpoint, Validation};
 pub use history::History;
 pub use optim::{Loss, Optimizer, OptimizerState};
 pub use persist::write_atomic;

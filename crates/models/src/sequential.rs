@@ -200,6 +200,7 @@ pub struct Sequential {
     seed: u64,
     counts: HashMap<String, usize>,
     dropout_rng: Cell<u64>,
+    pub(crate) compiled: Option<crate::fit::Compiled>,
 }
 
 impl Sequential {
@@ -213,6 +214,7 @@ impl Sequential {
             seed: 0x5eed,
             counts: HashMap::new(),
             dropout_rng: Cell::new(0x0d0d),
+            compiled: None,
         }
     }
 
@@ -504,6 +506,17 @@ impl Sequential {
     /// L2 terms), gradients, one optimiser update of the trainable variables. Returns the loss
     /// Keras would report for this batch. A NaN or infinite loss is an error and nothing is updated.
     pub fn train_step(&self, x: &Tensor, y: &Tensor, loss: &crate::optim::Loss, optimizer: &mut crate::optim::OptimizerState) -> Result<f32> {
+        Ok(self.train_step_with_output(x, y, loss, optimizer)?.0)
+    }
+
+    /// [`Sequential::train_step`], also returning the training-mode output (for running metrics).
+    pub(crate) fn train_step_with_output(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        loss: &crate::optim::Loss,
+        optimizer: &mut crate::optim::OptimizerState,
+    ) -> Result<(f32, Tensor)> {
         let (out, logits) = self.forward_with_logits(x, true)?;
         let mut total = loss.compute_keras(&out, logits.as_ref(), y)?;
         if let Some(reg) = self.regularization_loss()? {
@@ -515,7 +528,7 @@ impl Sequential {
         }
         let grads = total.backward()?;
         optimizer.step(&self.trainable_vars(), &grads)?;
-        Ok(value)
+        Ok((value, out.detach()))
     }
 
     /// Inference on a large input in batches of `batch_size`, so memory stays bounded.

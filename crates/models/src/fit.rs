@@ -1,0 +1,429 @@
+//! Keras's `compile` / `fit` / `evaluate`: epochs of shuffled mini-batches, one printed line per
+//! epoch, a [`History`], validation, and the EarlyStopping and ModelCheckpoint callbacks.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::{DType, Tensor, D};
+
+use crate::error::{ModelError, Result};
+use crate::history::History;
+use crate::optim::{Loss, Optimizer, OptimizerState};
+use crate::sequential::{Sequential, SplitMix};
+
+/// What `compile` fixed: the optimiser (with its state, so training continues across `fit` calls),
+/// the loss and whether to report accuracy.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub(crate) optimizer: OptimizerState,
+    pub(crate) loss: Loss,
+    pub(crate) accuracy: bool,
+}
+
+/// Keras's `monitor` direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Lower is better (losses).
+    Min,
+    /// Higher is better (accuracies).
+    Max,
+}
+
+fn mode_for(monitor: &str) -> Mode {
+    if monitor.contains("acc") {
+        Mode::Max
+    } else {
+        Mode::Min
+    }
+}
+
+/// `keras.callbacks.EarlyStopping(monitor, patience, restore_best_weights, min_delta)`.
+///
+/// ```
+/// let es = candlebook_models::EarlyStopping::new("val_loss").patience(3).restore_best_weights(true);
+/// assert_eq!(es.patience, 3);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyStopping {
+    /// Metric watched, e.g. `"val_loss"`.
+    pub monitor: String,
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+    /// Put back the weights of the best epoch when stopping (or at the end).
+    pub restore_best: bool,
+    /// Smallest change that counts as an improvement.
+    pub min_delta: f64,
+}
+
+impl EarlyStopping {
+    /// Watch `monitor`, patience 0, keep the last weights.
+    pub fn new(monitor: impl Into<String>) -> Self {
+        Self { monitor: monitor.into(), patience: 0, restore_best: false, min_delta: 0.0 }
+    }
+    /// `patience=...`.
+    pub fn patience(mut self, p: usize) -> Self {
+        self.patience = p;
+        self
+    }
+    /// `restore_best_weights=...`.
+    pub fn restore_best_weights(mut self, on: bool) -> Self {
+        self.restore_best = on;
+        self
+    }
+    /// `min_delta=...`.
+    pub fn min_delta(mut self, d: f64) -> Self {
+        self.min_delta = d.abs();
+        self
+    }
+}
+
+/// `keras.callbacks.ModelCheckpoint(path, monitor, save_best_only)`; files are written atomically.
+///
+/// ```
+/// let cp = candlebook_models::ModelCheckpoint::new("best.safetensors").monitor("val_accuracy").save_best_only(true);
+/// assert!(cp.save_best_only);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelCheckpoint {
+    /// Where the model is saved.
+    pub path: PathBuf,
+    /// Metric deciding "best".
+    pub monitor: String,
+    /// Save only when the monitored metric improves.
+    pub save_best_only: bool,
+}
+
+impl ModelCheckpoint {
+    /// Save after every epoch to `path`, watching `val_loss`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), monitor: "val_loss".into(), save_best_only: false }
+    }
+    /// `monitor=...`.
+    pub fn monitor(mut self, m: impl Into<String>) -> Self {
+        self.monitor = m.into();
+        self
+    }
+    /// `save_best_only=...`.
+    pub fn save_best_only(mut self, on: bool) -> Self {
+        self.save_best_only = on;
+        self
+    }
+}
+
+/// Where validation data comes from.
+#[derive(Debug, Clone)]
+pub enum Validation {
+    /// No validation.
+    None,
+    /// `validation_data=(x, y)`.
+    Data(Tensor, Tensor),
+    /// `validation_split=f`: the last fraction of the data, before shuffling, as Keras does.
+    Split(f64),
+}
+
+/// The arguments of `model.fit(...)`.
+///
+/// ```
+/// use candlebook_models::Fit;
+/// let f = Fit::new().epochs(14).batch_size(64).validation_split(0.2).seed(7);
+/// assert_eq!((f.epochs, f.batch_size), (14, 64));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Fit {
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Shuffle the training data every epoch.
+    pub shuffle: bool,
+    /// Seed of the shuffling.
+    pub seed: u64,
+    /// Validation data.
+    pub validation: Validation,
+    /// Print one line per epoch.
+    pub verbose: bool,
+    /// Early stopping, if any.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Checkpointing, if any.
+    pub checkpoint: Option<ModelCheckpoint>,
+}
+
+impl Default for Fit {
+    fn default() -> Self {
+        Self { epochs: 1, batch_size: 32, shuffle: true, seed: 0, validation: Validation::None, verbose: true, early_stopping: None, checkpoint: None }
+    }
+}
+
+impl Fit {
+    /// Keras's defaults: 1 epoch, batch 32, shuffled, verbose.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// `epochs=...`.
+    pub fn epochs(mut self, n: usize) -> Self {
+        self.epochs = n;
+        self
+    }
+    /// `batch_size=...`.
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+    /// `shuffle=...`.
+    pub fn shuffle(mut self, on: bool) -> Self {
+        self.shuffle = on;
+        self
+    }
+    /// Seed of the shuffling.
+    pub fn seed(mut self, s: u64) -> Self {
+        self.seed = s;
+        self
+    }
+    /// `validation_data=(x, y)`.
+    pub fn validation_data(mut self, x: &Tensor, y: &Tensor) -> Self {
+        self.validation = Validation::Data(x.clone(), y.clone());
+        self
+    }
+    /// `validation_split=...`.
+    pub fn validation_split(mut self, f: f64) -> Self {
+        self.validation = Validation::Split(f);
+        self
+    }
+    /// `verbose=...`.
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
+        self
+    }
+    /// `callbacks=[EarlyStopping(...)]`.
+    pub fn early_stopping(mut self, es: EarlyStopping) -> Self {
+        self.early_stopping = Some(es);
+        self
+    }
+    /// `callbacks=[ModelCheckpoint(...)]`.
+    pub fn checkpoint(mut self, cp: ModelCheckpoint) -> Self {
+        self.checkpoint = Some(cp);
+        self
+    }
+}
+
+/// Number of correct predictions in a batch, for the loss's kind of target.
+fn correct(output: &Tensor, target: &Tensor, loss: Loss) -> Result<f64> {
+    let n = match loss {
+        Loss::CategoricalCrossentropy { .. } => output.argmax(D::Minus1)?.eq(&target.argmax(D::Minus1)?)?,
+        Loss::SparseCategoricalCrossentropy { .. } => {
+            output.argmax(D::Minus1)?.eq(&target.flatten_all()?.to_dtype(DType::U32)?)?
+        }
+        Loss::BinaryCrossentropy { from_logits } => {
+            let threshold = if from_logits { 0.0 } else { 0.5 };
+            output.gt(threshold)?.eq(&target.to_dtype(output.dtype())?.gt(0.5)?)?
+        }
+    };
+    Ok(n.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?)
+}
+
+impl Sequential {
+    /// `model.compile(optimizer, loss, metrics=["accuracy"])`. Compiling again resets the
+    /// optimiser's state.
+    pub fn compile(&mut self, optimizer: Optimizer, loss: Loss, accuracy: bool) {
+        self.compiled = Some(Compiled { optimizer: OptimizerState::new(optimizer), loss, accuracy });
+    }
+
+    fn compiled_or_err(&self) -> Result<&Compiled> {
+        self.compiled.as_ref().ok_or_else(|| ModelError::Spec("call compile(optimizer, loss, accuracy) before fit/evaluate".into()))
+    }
+
+    /// `model.evaluate(x, y)`: the loss (with Keras's L2 terms) and, if compiled with it, the
+    /// accuracy, in inference mode and in batches.
+    pub fn evaluate(&self, x: &Tensor, y: &Tensor, batch_size: usize) -> Result<Vec<(String, f64)>> {
+        let c = self.compiled_or_err()?;
+        self.evaluate_with(x, y, batch_size, c.loss, c.accuracy)
+    }
+
+    fn evaluate_with(&self, x: &Tensor, y: &Tensor, batch_size: usize, loss: Loss, accuracy: bool) -> Result<Vec<(String, f64)>> {
+        let n = x.dim(0)?;
+        if y.dim(0)? != n {
+            return Err(ModelError::LengthMismatch { what: "examples vs targets".into(), left: n, right: y.dim(0)? });
+        }
+        let bs = batch_size.max(1);
+        let (mut loss_sum, mut right) = (0.0, 0.0);
+        let mut start = 0;
+        while start < n {
+            let len = bs.min(n - start);
+            let (xb, yb) = (x.narrow(0, start, len)?, y.narrow(0, start, len)?);
+            let (out, logits) = self.forward_with_logits(&xb, false)?;
+            loss_sum += loss.compute_keras(&out, logits.as_ref(), &yb)?.to_dtype(DType::F64)?.to_scalar::<f64>()? * len as f64;
+            right += correct(&out, &yb, loss)?;
+            start += len;
+        }
+        let reg = match self.regularization_loss()? {
+            Some(r) => r.to_dtype(DType::F64)?.to_scalar::<f64>()?,
+            None => 0.0,
+        };
+        let mut out = vec![("loss".to_string(), loss_sum / n.max(1) as f64 + reg)];
+        if accuracy {
+            out.push(("accuracy".to_string(), right / n.max(1) as f64));
+        }
+        Ok(out)
+    }
+
+    fn snapshot(&self) -> Result<Vec<Tensor>> {
+        let mut v = Vec::new();
+        for l in self.layers() {
+            for (_, var) in l.weights() {
+                v.push(var.as_tensor().copy()?);
+            }
+        }
+        Ok(v)
+    }
+
+    fn restore(&self, snap: &[Tensor]) -> Result<()> {
+        let vars: Vec<_> = self.layers().iter().flat_map(|l| l.weights().into_iter().map(|(_, v)| v.clone())).collect();
+        for (var, t) in vars.iter().zip(snap) {
+            var.set(t)?;
+        }
+        Ok(())
+    }
+
+    /// `model.fit(x, y, ...)`: trains for the given epochs and returns the per-epoch metrics. Each
+    /// epoch prints one line (loss, accuracy, validation metrics, seconds, images/s). Calling it
+    /// again continues training (the optimiser keeps its state). A NaN/inf loss stops training with
+    /// an error naming the epoch and batch.
+    pub fn fit(&mut self, x: &Tensor, y: &Tensor, opts: Fit) -> Result<History> {
+        let n_all = x.dim(0)?;
+        if y.dim(0)? != n_all {
+            return Err(ModelError::LengthMismatch { what: "examples vs targets".into(), left: n_all, right: y.dim(0)? });
+        }
+        if opts.batch_size == 0 || opts.epochs == 0 {
+            return Err(ModelError::Spec("epochs and batch_size must be positive".into()));
+        }
+        let (x_train, y_train, val) = match &opts.validation {
+            Validation::None => (x.clone(), y.clone(), None),
+            Validation::Data(vx, vy) => (x.clone(), y.clone(), Some((vx.clone(), vy.clone()))),
+            Validation::Split(f) => {
+                if !(0.0..1.0).contains(f) {
+                    return Err(ModelError::Spec(format!("validation_split must be in [0, 1), got {f}")));
+                }
+                let n_val = ((n_all as f64) * f).floor() as usize;
+                let n_tr = n_all - n_val;
+                let v = (n_val > 0).then(|| (x.narrow(0, n_tr, n_val), y.narrow(0, n_tr, n_val)));
+                let v = match v {
+                    Some((a, b)) => Some((a?, b?)),
+                    None => None,
+                };
+                (x.narrow(0, 0, n_tr)?, y.narrow(0, 0, n_tr)?, v)
+            }
+        };
+        let n = x_train.dim(0)?;
+        if n == 0 {
+            return Err(ModelError::Empty("no training examples".into()));
+        }
+        let mut compiled = self.compiled.take().ok_or_else(|| ModelError::Spec("call compile(optimizer, loss, accuracy) before fit".into()))?;
+        let result = self.fit_epochs(&x_train, &y_train, val.as_ref(), &opts, &mut compiled);
+        self.compiled = Some(compiled);
+        result
+    }
+
+    fn fit_epochs(&self, x: &Tensor, y: &Tensor, val: Option<&(Tensor, Tensor)>, opts: &Fit, c: &mut Compiled) -> Result<History> {
+        let n = x.dim(0)?;
+        let mut history = History::new();
+        let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
+        let mut best_ckpt: Option<f64> = None;
+        let improves = |mode: Mode, new: f64, old: f64, delta: f64| match mode {
+            Mode::Min => new < old - delta,
+            Mode::Max => new > old + delta,
+        };
+        for epoch in 0..opts.epochs {
+            let start = Instant::now();
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            if opts.shuffle {
+                let mut rng = SplitMix(opts.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9));
+                for i in (1..n).rev() {
+                    let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+                    order.swap(i, j);
+                }
+            }
+            let idx = Tensor::new(order, x.device())?;
+            let (mut loss_sum, mut right) = (0.0f64, 0.0f64);
+            let mut b = 0;
+            while b * opts.batch_size < n {
+                let s = b * opts.batch_size;
+                let len = opts.batch_size.min(n - s);
+                let bi = idx.narrow(0, s, len)?;
+                let (xb, yb) = (x.index_select(&bi, 0)?, y.index_select(&bi.to_device(y.device())?, 0)?);
+                let (l, out) = match self.train_step_with_output(&xb, &yb, &c.loss, &mut c.optimizer) {
+                    Ok(v) => v,
+                    Err(ModelError::NonFinite(msg)) => {
+                        return Err(ModelError::NonFinite(format!("epoch {}, batch {}: {msg}", epoch + 1, b + 1)))
+                    }
+                    Err(e) => return Err(e),
+                };
+                loss_sum += l as f64 * len as f64;
+                if c.accuracy {
+                    right += correct(&out, &yb, c.loss)?;
+                }
+                b += 1;
+            }
+            let mut metrics: Vec<(String, f64)> = vec![("loss".into(), loss_sum / n as f64)];
+            if c.accuracy {
+                metrics.push(("accuracy".into(), right / n as f64));
+            }
+            if let Some((vx, vy)) = val {
+                let ev = self.evaluate_with(vx, vy, opts.batch_size, c.loss, c.accuracy)?;
+                metrics.extend(ev.into_iter().map(|(k, v)| (format!("val_{k}"), v)));
+            }
+            let secs = start.elapsed().as_secs_f64();
+            let pairs: Vec<(&str, f64)> = metrics.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            history.record(&pairs);
+            if opts.verbose {
+                let parts: Vec<String> = metrics.iter().map(|(k, v)| format!("{k}: {v:.4}")).collect();
+                println!(
+                    "Epoch {}/{} - {:.1}s - {} - {:.0} img/s",
+                    epoch + 1,
+                    opts.epochs,
+                    secs,
+                    parts.join(" - "),
+                    n as f64 / secs.max(1e-9)
+                );
+            }
+            let get = |name: &str| -> Result<f64> {
+                metrics.iter().find(|(k, _)| k == name).map(|(_, v)| *v).ok_or_else(|| {
+                    ModelError::Spec(format!("callback monitors '{name}', which this fit does not compute ({})", metrics.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")))
+                })
+            };
+            if let Some(cp) = &opts.checkpoint {
+                let v = get(&cp.monitor)?;
+                let better = best_ckpt.is_none_or(|b| improves(mode_for(&cp.monitor), v, b, 0.0));
+                if !cp.save_best_only || better {
+                    self.save(&cp.path)?;
+                }
+                if better {
+                    best_ckpt = Some(v);
+                }
+            }
+            if let Some(es) = &opts.early_stopping {
+                let v = get(&es.monitor)?;
+                let better = best.as_ref().is_none_or(|(b, _, _)| improves(mode_for(&es.monitor), v, *b, es.min_delta));
+                if better {
+                    let snap = if es.restore_best { self.snapshot()? } else { Vec::new() };
+                    best = Some((v, epoch, snap));
+                } else if let Some((_, best_epoch, _)) = &best {
+                    if epoch - best_epoch > es.patience {
+                        if opts.verbose {
+                            println!("Epoch {}: early stopping ({} did not improve for {} epochs)", epoch + 1, es.monitor, es.patience + 1);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        if let (Some(es), Some((_, e, snap))) = (&opts.early_stopping, &best) {
+            if es.restore_best && !snap.is_empty() {
+                if opts.verbose {
+                    println!("Restoring the weights of epoch {} (best {})", e + 1, es.monitor);
+                }
+                self.restore(snap)?;
+            }
+        }
+        Ok(history)
+    }
+}

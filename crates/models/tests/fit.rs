@@ -1,0 +1,114 @@
+//! compile / fit / evaluate on a small learnable problem: two classes of 8×8 images (bright left
+//! half vs bright right half, with noise).
+
+use candle_core::{DType, Device, Tensor};
+use candlebook_models::*;
+
+fn data(n: usize, seed: u64) -> (Tensor, Tensor) {
+    let mut s = seed;
+    let mut next = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let mut px = Vec::with_capacity(n * 64);
+    let mut y = Vec::with_capacity(n * 2);
+    for i in 0..n {
+        let class = i % 2;
+        for _r in 0..8 {
+            for c in 0..8 {
+                let bright = (c < 4) == (class == 1);
+                px.push(if bright { 0.7 } else { 0.2 } + 0.3 * next());
+            }
+        }
+        y.extend(if class == 1 { [0f32, 1.0] } else { [1.0, 0.0] });
+    }
+    (Tensor::from_vec(px, (n, 1, 8, 8), &Device::Cpu).unwrap(), Tensor::from_vec(y, (n, 2), &Device::Cpu).unwrap())
+}
+
+fn model(seed: u64) -> Sequential {
+    let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu).seed(seed);
+    m.add(Conv2D::new(4, (3, 3)).padding(Padding::Same).activation(Activation::Relu)).unwrap();
+    m.add(MaxPooling2D::new((2, 2))).unwrap();
+    m.add(Flatten::new()).unwrap();
+    m.add(Dropout::new(0.2)).unwrap();
+    m.add(Dense::new(2).activation(Activation::Softmax)).unwrap();
+    m.compile(Optimizer::adam().with_learning_rate(0.01), Loss::CategoricalCrossentropy { from_logits: false }, true);
+    m
+}
+
+#[test]
+fn fit_learns_and_reports_history_and_evaluate_agrees() {
+    let (x, y) = data(64, 1);
+    let (vx, vy) = data(32, 2);
+    let mut m = model(3);
+    let h = m.fit(&x, &y, Fit::new().epochs(8).batch_size(16).validation_data(&vx, &vy).seed(5).verbose(false)).unwrap();
+    assert_eq!(h.epochs(), 8);
+    assert_eq!(h.metric_names().collect::<Vec<_>>(), ["loss", "accuracy", "val_loss", "val_accuracy"]);
+    let loss = h.get("loss").unwrap();
+    assert!(loss[7] < loss[0] * 0.5, "loss did not fall: {loss:?}");
+    assert!(h.get("val_accuracy").unwrap()[7] >= 0.95);
+    let ev = m.evaluate(&vx, &vy, 8).unwrap();
+    assert!((ev[0].1 - h.get("val_loss").unwrap()[7]).abs() < 1e-5, "{ev:?}");
+    // continuing training keeps the optimiser state and improves further
+    let h2 = m.fit(&x, &y, Fit::new().epochs(2).batch_size(16).seed(6).verbose(false)).unwrap();
+    assert!(h2.get("loss").unwrap()[1] <= loss[7] * 1.5);
+}
+
+#[test]
+fn same_seeds_give_identical_histories() {
+    let (x, y) = data(48, 4);
+    let run = || {
+        let mut m = model(11);
+        m.fit(&x, &y, Fit::new().epochs(3).batch_size(8).validation_split(0.25).seed(9).verbose(false)).unwrap()
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+    assert_eq!(a.get("val_loss").unwrap().len(), 3);
+}
+
+#[test]
+fn early_stopping_stops_and_restores_and_checkpoint_saves_the_best() {
+    let (x, y) = data(32, 7);
+    let mut m = model(2);
+    // a learning rate of 0: nothing improves after the first epoch
+    m.compile(Optimizer::sgd(0.0), Loss::CategoricalCrossentropy { from_logits: false }, true);
+    let dir = std::env::temp_dir().join(format!("candlebook-fit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("best.safetensors");
+    let h = m
+        .fit(
+            &x,
+            &y,
+            Fit::new()
+                .epochs(10)
+                .validation_split(0.25)
+                .early_stopping(EarlyStopping::new("val_loss").patience(1).restore_best_weights(true))
+                .checkpoint(ModelCheckpoint::new(&path).monitor("val_accuracy").save_best_only(true))
+                .verbose(false),
+        )
+        .unwrap();
+    assert_eq!(h.epochs(), 3, "stops after patience+1 epochs without improvement");
+    let back = Sequential::load(&path, &Device::Cpu).unwrap();
+    let probe = x.narrow(0, 0, 4).unwrap();
+    assert_eq!(back.predict(&probe).unwrap().to_vec2::<f32>().unwrap(), m.predict(&probe).unwrap().to_vec2::<f32>().unwrap());
+    let e = m.fit(&x, &y, Fit::new().early_stopping(EarlyStopping::new("val_precision")).validation_split(0.25).verbose(false)).unwrap_err();
+    assert!(e.to_string().contains("val_precision"), "{e}");
+}
+
+#[test]
+fn a_diverging_loss_names_epoch_and_batch_and_bad_calls_are_errors() {
+    let (x, y) = data(32, 8);
+    let mut m = model(4);
+    m.compile(Optimizer::sgd(1e30), Loss::CategoricalCrossentropy { from_logits: false }, true);
+    let e = m.fit(&x, &y, Fit::new().epochs(3).batch_size(8).verbose(false)).unwrap_err().to_string();
+    assert!(e.contains("epoch ") && e.contains("batch ") && e.contains("training stopped"), "{e}");
+    let mut fresh = Sequential::new(Input::image(8, 8, 1), &Device::Cpu);
+    fresh.add(Flatten::new()).unwrap();
+    fresh.add(Dense::new(2).activation(Activation::Softmax)).unwrap();
+    assert!(fresh.fit(&x, &y, Fit::new()).unwrap_err().to_string().contains("compile"));
+    let y_short = y.narrow(0, 0, 10).unwrap();
+    let mut m2 = model(5);
+    assert!(m2.fit(&x, &y_short, Fit::new().verbose(false)).is_err());
+    let bad = Tensor::zeros((32, 8, 8, 1), DType::F32, &Device::Cpu).unwrap();
+    assert!(m2.fit(&bad, &y, Fit::new().verbose(false)).unwrap_err().to_string().contains("[32, 1, 8, 8]"));
+}
