@@ -94,9 +94,14 @@ impl OptimizerState {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
             let w = var.as_tensor();
             let id = w.id();
+            if !self.slots.contains_key(&id) {
+                let second = matches!(self.config, Optimizer::Adam { .. }).then(|| w.zeros_like()).transpose()?;
+                self.slots.insert(id, (w.zeros_like()?, second));
+            }
+            let (slot, second) = self.slots.get_mut(&id).ok_or_else(|| ModelError::Spec("optimizer state missing".into()))?;
             match self.config {
                 Optimizer::Adam { learning_rate: lr, beta_1: b1, beta_2: b2, epsilon: eps } => {
-                    let (m, v) = self.slots.entry(id).or_insert_with(|| (w.zeros_like().unwrap_or_else(|_| w.clone()), w.zeros_like().ok()));
+                    let (m, v) = (slot, second);
                     let v_prev = v.clone().ok_or_else(|| ModelError::Spec("optimizer state lost its second moment".into()))?;
                     let alpha = lr * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
                     let new_m = (&*m + ((g - &*m)? * (1.0 - b1) as f64)?)?;
@@ -107,7 +112,7 @@ impl OptimizerState {
                     *v = Some(new_v);
                 }
                 Optimizer::RmsProp { learning_rate: lr, rho, epsilon: eps } => {
-                    let (vel, _) = self.slots.entry(id).or_insert_with(|| (w.zeros_like().unwrap_or_else(|_| w.clone()), None));
+                    let vel = slot;
                     let new_vel = ((&*vel * rho as f64)? + (g.sqr()? * (1.0 - rho) as f64)?)?;
                     let inc = ((g * lr as f64)? / (&new_vel + eps as f64)?.sqrt()?)?;
                     var.set(&(w - inc)?)?;
@@ -117,7 +122,7 @@ impl OptimizerState {
                     if momentum == 0.0 {
                         var.set(&(w - (g * lr as f64)?)?)?;
                     } else {
-                        let (m, _) = self.slots.entry(id).or_insert_with(|| (w.zeros_like().unwrap_or_else(|_| w.clone()), None));
+                        let m = slot;
                         let new_m = ((&*m * momentum as f64)? - (g * lr as f64)?)?;
                         var.set(&(w + &new_m)?)?;
                         *m = new_m;
