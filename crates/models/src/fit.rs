@@ -305,11 +305,7 @@ impl Sequential {
                 }
                 let n_val = ((n_all as f64) * f).floor() as usize;
                 let n_tr = n_all - n_val;
-                let v = (n_val > 0).then(|| (x.narrow(0, n_tr, n_val), y.narrow(0, n_tr, n_val)));
-                let v = match v {
-                    Some((a, b)) => Some((a?, b?)),
-                    None => None,
-                };
+                let v = if n_val > 0 { Some((x.narrow(0, n_tr, n_val)?, y.narrow(0, n_tr, n_val)?)) } else { None };
                 (x.narrow(0, 0, n_tr)?, y.narrow(0, 0, n_tr)?, v)
             }
         };
