@@ -16,6 +16,7 @@
 //! ```
 
 mod confusion;
+mod cpu;
 mod device;
 mod error;
 mod fit;
@@ -27,6 +28,7 @@ mod persist;
 mod sequential;
 mod spec;
 mod summary;
+pub mod zoo;
 
 pub use confusion::{misclassified, ConfusionMatrix};
 pub use device::{best_device, choose_device, DeviceChoice};

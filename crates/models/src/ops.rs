@@ -8,8 +8,9 @@
 
 use candle_core::{Tensor, D};
 
+use crate::cpu;
 use crate::error::{ModelError, Result};
-use crate::spec::Padding;
+use crate::spec::{Activation, Padding};
 
 /// TensorFlow's 'same' padding along one axis: `(before, after, output size)`, the odd cell at the
 /// end (bottom/right).
@@ -104,6 +105,9 @@ pub fn conv2d_keras(x: &Tensor, kernel: &Tensor, bias: &Tensor, strides: (usize,
     if strides.0 != strides.1 {
         return Err(ModelError::Spec(format!("Conv2D strides {strides:?}: unequal strides are not supported")));
     }
+    if cpu::applies(x) {
+        return conv2d_cpu(x, kernel, bias, strides.0, padding, false);
+    }
     let (_, _, kh, kw) = kernel.dims4()?;
     let x = pad_same(x, (kh, kw), strides, padding, 0.0)?;
     // Drop trailing rows/columns no window reaches: they do not change the output, and candle's
@@ -114,6 +118,45 @@ pub fn conv2d_keras(x: &Tensor, kernel: &Tensor, bias: &Tensor, strides: (usize,
     let x = if used_h < h || used_w < w { x.narrow(2, 0, used_h)?.narrow(3, 0, used_w)? } else { x };
     let y = x.conv2d(kernel, 0, strides.0, 1, 1)?;
     Ok(y.broadcast_add(&bias.reshape((1, (), 1, 1))?)?)
+}
+
+/// A convolution followed by `activation`: on the CPU the bias and a ReLU are fused into the
+/// convolution kernel; elsewhere candle's convolution and the activation run one after the other.
+pub(crate) fn conv2d_activated(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: &Tensor,
+    strides: (usize, usize),
+    padding: Padding,
+    activation: Activation,
+) -> Result<Tensor> {
+    if cpu::applies(x) && strides.0 == strides.1 && matches!(activation, Activation::Relu | Activation::Linear) {
+        return conv2d_cpu(x, kernel, bias, strides.0, padding, activation == Activation::Relu);
+    }
+    crate::sequential::activate(&conv2d_keras(x, kernel, bias, strides, padding)?, activation)
+}
+
+fn conv2d_cpu(x: &Tensor, kernel: &Tensor, bias: &Tensor, stride: usize, padding: Padding, relu: bool) -> Result<Tensor> {
+    let (n, cin, h, w) = x.dims4()?;
+    let (cout, kin, kh, kw) = kernel.dims4()?;
+    if kin != cin || bias.dims() != [cout] {
+        return Err(ModelError::Shape(format!(
+            "Conv2D: input has {cin} channels, kernel is {:?} and bias {:?}",
+            kernel.dims(),
+            bias.dims()
+        )));
+    }
+    let (pad_top, oh, pad_left, ow) = match padding {
+        Padding::Same => {
+            let (t, _, oh) = same_padding(h, kh, stride);
+            let (l, _, ow) = same_padding(w, kw, stride);
+            (t, oh, l, ow)
+        }
+        Padding::Valid => (0, window_output(h, kh, stride, padding)?, 0, window_output(w, kw, stride, padding)?),
+    };
+    let geom = cpu::ConvGeometry { n, cin, h, w, cout, kh, kw, stride, pad_top, pad_left, oh, ow };
+    let x = x.contiguous()?;
+    Ok(x.apply_op3(&kernel.contiguous()?, &bias.contiguous()?, cpu::Conv2dForward { geom, relu })?)
 }
 
 /// The window cells of every output position: `pool.0 * pool.1` tensors of shape
@@ -145,8 +188,16 @@ fn windows(x: &Tensor, pool: (usize, usize), strides: (usize, usize), out: (usiz
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn max_pool2d_keras(x: &Tensor, pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
+    let (n, c, h, w) = x.dims4()?;
     let out = (window_output(h, pool.0, strides.0, padding)?, window_output(w, pool.1, strides.1, padding)?);
+    if cpu::applies(x) {
+        let pad = match padding {
+            Padding::Same => (same_padding(h, pool.0, strides.0).0, same_padding(w, pool.1, strides.1).0),
+            Padding::Valid => (0, 0),
+        };
+        let op = cpu::MaxPool2d { planes: n * c, h, w, pool, strides, pad, out, dims: (n, c) };
+        return Ok(x.contiguous()?.apply_op1(op)?);
+    }
     let xp = pad_same(x, pool, strides, padding, f64::NEG_INFINITY)?;
     let cells = windows(&xp, pool, strides, out)?;
     Ok(Tensor::stack(&cells, 4)?.max(D::Minus1)?)

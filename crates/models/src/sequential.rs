@@ -8,7 +8,7 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
-use crate::ops::{avg_pool2d_keras, conv2d_keras, max_pool2d_keras, pad_same, window_output};
+use crate::ops::{avg_pool2d_keras, conv2d_activated, max_pool2d_keras, pad_same, window_output};
 use crate::spec::{Activation, LayerSpec, Padding};
 
 /// The shape of one example, as Keras's `input_shape` (channels last for images).
@@ -570,10 +570,10 @@ impl Sequential {
     fn forward_layer(&self, l: &Layer, x: &Tensor, training: bool) -> Result<Tensor> {
         let y = match (&l.spec, &l.params) {
             (LayerSpec::Conv2D { strides, padding, activation, .. }, Params::Conv { kernel, bias }) => {
-                activate(&conv2d_keras(x, kernel.as_tensor(), bias.as_tensor(), *strides, *padding)?, *activation)?
+                conv2d_activated(x, kernel.as_tensor(), bias.as_tensor(), *strides, *padding, *activation)?
             }
             (LayerSpec::MaxPooling2D { pool, strides, padding, .. }, _) => {
-                if training {
+                if training || crate::cpu::applies(x) {
                     max_pool2d_keras(x, *pool, *strides, *padding)?
                 } else {
                     // candle's forward is right (only its gradient is not) and faster.
@@ -583,19 +583,25 @@ impl Sequential {
             (LayerSpec::AveragePooling2D { pool, strides, padding, .. }, _) => avg_pool2d_keras(x, *pool, *strides, *padding)?,
             (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
                 let shape: Vec<usize> = if x.rank() == 4 { vec![1, gamma.elem_count(), 1, 1] } else { vec![1, gamma.elem_count()] };
+                // Keras: moving = moving * momentum + batch * (1 - momentum)
+                let update = |moving: &Var, batch: &Tensor| -> Result<()> {
+                    let b = batch.flatten_all()?.detach();
+                    let new = ((moving.as_tensor() * *momentum)? + (b * (1.0 - *momentum))?)?;
+                    moving.set(&new)?;
+                    Ok(())
+                };
+                if training && l.trainable && crate::cpu::applies(x) {
+                    let (y, bm, bv) = crate::cpu::batch_norm_train(x, gamma.as_tensor(), beta.as_tensor(), *epsilon)?;
+                    update(mean, &bm)?;
+                    update(var, &bv)?;
+                    return Ok(y);
+                }
                 let (m, v) = if training && l.trainable {
                     let axes: Vec<usize> = if x.rank() == 4 { vec![0, 2, 3] } else { vec![0] };
                     let bm = x.mean_keepdim(axes.clone())?;
                     let bv = x.broadcast_sub(&bm)?.sqr()?.mean_keepdim(axes)?;
-                    // Keras: moving = moving * momentum + batch * (1 - momentum)
-                    let upd = |moving: &Var, batch: &Tensor| -> Result<()> {
-                        let b = batch.flatten_all()?.detach();
-                        let new = ((moving.as_tensor() * *momentum)? + (b * (1.0 - *momentum))?)?;
-                        moving.set(&new)?;
-                        Ok(())
-                    };
-                    upd(mean, &bm)?;
-                    upd(var, &bv)?;
+                    update(mean, &bm)?;
+                    update(var, &bv)?;
                     (bm, bv)
                 } else {
                     (mean.as_tensor().reshape(shape.clone())?, var.as_tensor().reshape(shape.clone())?)
@@ -639,6 +645,7 @@ impl Sequential {
 pub(crate) fn activate(x: &Tensor, a: Activation) -> Result<Tensor> {
     Ok(match a {
         Activation::Linear => x.clone(),
+        Activation::Relu if crate::cpu::applies(x) => x.contiguous()?.apply_op1(crate::cpu::Relu)?,
         Activation::Relu => x.relu()?,
         Activation::Sigmoid => (x.neg()?.exp()? + 1.0)?.recip()?,
         Activation::Softmax => {

@@ -1,0 +1,106 @@
+//! Fast CPU training kernels as candle custom ops (forward and backward): convolution, max
+//! pooling, batch normalisation and ReLU. The layers use them for contiguous f32 tensors on the
+//! CPU; every other device keeps candle's own ops (and cuDNN where built with it).
+
+mod conv;
+mod norm;
+mod pool;
+
+pub(crate) use conv::{Conv2dForward, ConvGeometry, ReluMask};
+pub(crate) use norm::batch_norm_train;
+pub(crate) use pool::MaxPool2d;
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+/// The f32 data behind a contiguous layout, or an error naming the operand.
+pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(all) = s else {
+        return Err(candle_core::Error::Msg(format!("{what}: expected f32 data, got {:?}", candle_core::backend::BackendStorage::dtype(s))));
+    };
+    match l.contiguous_offsets() {
+        Some((start, end)) => Ok(&all[start..end]),
+        None => Err(candle_core::Error::Msg(format!("{what}: expected a contiguous tensor"))),
+    }
+}
+
+/// A read-only matrix view: base pointer, row stride, column stride (in elements).
+#[derive(Clone, Copy)]
+pub(crate) struct Mat {
+    pub ptr: *const f32,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+impl Mat {
+    pub fn of(data: &[f32], rs: isize, cs: isize) -> Self {
+        Mat { ptr: data.as_ptr(), rs, cs }
+    }
+}
+
+/// A writable matrix view.
+#[derive(Clone, Copy)]
+pub(crate) struct MatMut {
+    pub ptr: *mut f32,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+/// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, single-threaded (callers parallelise over images).
+///
+/// Callers guarantee that the views lie inside their buffers: every caller derives the strides
+/// from the same geometry that sized the buffers.
+pub(crate) fn gemm_f32(m: usize, n: usize, k: usize, dst: MatMut, accumulate: bool, lhs: Mat, rhs: Mat) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: see above; `dst` does not alias `lhs`/`rhs` (distinct buffers at every call site).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.ptr,
+            dst.cs,
+            dst.rs,
+            accumulate,
+            lhs.ptr,
+            lhs.cs,
+            lhs.rs,
+            rhs.ptr,
+            rhs.cs,
+            rhs.rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// ReLU whose gradient is computed from its output in one pass.
+pub(crate) struct Relu;
+
+impl CustomOp1 for Relu {
+    fn name(&self) -> &'static str {
+        "candlebook-relu"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s, l, "input")?;
+        let mut y = vec![0f32; x.len()];
+        y.par_chunks_mut(1 << 14).zip(x.par_chunks(1 << 14)).for_each(|(y, x)| {
+            y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.max(0.0));
+        });
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+    fn bwd(&self, _x: &Tensor, res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.contiguous()?.apply_op2_no_bwd(res, &ReluMask)?))
+    }
+}
+
+/// True when the fast CPU kernels apply to `x`.
+pub(crate) fn applies(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == candle_core::DType::F32
+}

@@ -1,0 +1,145 @@
+//! Batch normalisation in training mode on the CPU: batch statistics, the normalisation and its
+//! full gradient (through the batch mean and variance) in a few parallel passes, where the
+//! composed candle ops take a dozen single-threaded ones.
+
+use std::sync::Arc;
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::contiguous_f32;
+
+/// Channel statistics of `x` viewed as `(n, c, s)`.
+#[derive(Debug, Clone)]
+struct Stats {
+    n: usize,
+    c: usize,
+    s: usize,
+    mean: Arc<Vec<f32>>,
+    var: Arc<Vec<f32>>,
+    eps: f32,
+}
+
+impl Stats {
+    fn compute(x: &[f32], n: usize, c: usize, s: usize, eps: f32) -> Self {
+        let m = (n * s) as f64;
+        let (mean, var): (Vec<f32>, Vec<f32>) = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let planes = || (0..n).map(move |i| &x[(i * c + ch) * s..(i * c + ch + 1) * s]);
+                let mean = planes().map(|p| p.iter().map(|&v| v as f64).sum::<f64>()).sum::<f64>() / m;
+                let var = planes().map(|p| p.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>()).sum::<f64>() / m;
+                (mean as f32, var as f32)
+            })
+            .unzip();
+        Stats { n, c, s, mean: Arc::new(mean), var: Arc::new(var), eps }
+    }
+    /// Per-channel `(scale, shift)` with `y = x * scale + shift`, computed as the composed ops do.
+    fn affine(&self, gamma: &[f32], beta: &[f32]) -> Vec<(f32, f32)> {
+        (0..self.c)
+            .map(|ch| {
+                let inv = (self.var[ch] + self.eps).sqrt().recip() * gamma[ch];
+                (inv, beta[ch] - self.mean[ch] * inv)
+            })
+            .collect()
+    }
+}
+
+struct BatchNormTrain(Stats);
+
+impl CustomOp3 for BatchNormTrain {
+    fn name(&self) -> &'static str {
+        "candlebook-batch-norm"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let st = &self.0;
+        let (x, gamma, beta) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "gamma")?, contiguous_f32(s3, l3, "beta")?);
+        let affine = st.affine(gamma, beta);
+        let mut y = vec![0f32; x.len()];
+        y.par_chunks_mut(st.c * st.s).zip(x.par_chunks(st.c * st.s)).for_each(|(yi, xi)| {
+            for (ch, &(scale, shift)) in affine.iter().enumerate() {
+                let r = ch * st.s..(ch + 1) * st.s;
+                yi[r.clone()].iter_mut().zip(&xi[r]).for_each(|(y, &x)| *y = x * scale + shift);
+            }
+        });
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+    fn bwd(&self, x: &Tensor, gamma: &Tensor, _beta: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let st = &self.0;
+        let all = x.apply_op3_no_bwd(gamma, &grad.contiguous()?, &BatchNormGrad(st.clone()))?;
+        let numel = x.elem_count();
+        let dx = all.narrow(0, 0, numel)?.reshape(x.shape())?;
+        let dgamma = all.narrow(0, numel, st.c)?;
+        let dbeta = all.narrow(0, numel + st.c, st.c)?;
+        Ok((Some(dx), Some(dgamma), Some(dbeta)))
+    }
+}
+
+/// `[dx, dgamma, dbeta]` flattened into one vector.
+struct BatchNormGrad(Stats);
+
+impl CustomOp3 for BatchNormGrad {
+    fn name(&self) -> &'static str {
+        "candlebook-batch-norm-grad"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let st = &self.0;
+        let (x, gamma, dy) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "gamma")?, contiguous_f32(s3, l3, "output gradient")?);
+        let (n, c, s) = (st.n, st.c, st.s);
+        let rstd: Vec<f32> = st.var.iter().map(|v| (v + st.eps).sqrt().recip()).collect();
+        // per channel: Σ dy and Σ dy·x̂
+        let sums: Vec<(f64, f64)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let (mut sd, mut sdx) = (0f64, 0f64);
+                for i in 0..n {
+                    let r = (i * c + ch) * s..(i * c + ch + 1) * s;
+                    for (&g, &v) in dy[r.clone()].iter().zip(&x[r]) {
+                        sd += g as f64;
+                        sdx += g as f64 * ((v - st.mean[ch]) * rstd[ch]) as f64;
+                    }
+                }
+                (sd, sdx)
+            })
+            .collect();
+        let m = (n * s) as f32;
+        let mut out = vec![0f32; x.len() + 2 * c];
+        let (dx, tail) = out.split_at_mut(x.len());
+        dx.par_chunks_mut(c * s).zip(x.par_chunks(c * s)).zip(dy.par_chunks(c * s)).for_each(|((dxi, xi), dyi)| {
+            for ch in 0..c {
+                let (sd, sdx) = (sums[ch].0 as f32 / m, sums[ch].1 as f32 / m);
+                let k = gamma[ch] * rstd[ch];
+                let r = ch * s..(ch + 1) * s;
+                for ((d, &v), &g) in dxi[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&dyi[r]) {
+                    let xhat = (v - st.mean[ch]) * rstd[ch];
+                    *d = k * (g - sd - xhat * sdx);
+                }
+            }
+        });
+        for ch in 0..c {
+            tail[ch] = sums[ch].1 as f32;
+            tail[c + ch] = sums[ch].0 as f32;
+        }
+        Ok((CpuStorage::F32(out), Shape::from(x.len() + 2 * c)))
+    }
+}
+
+/// Training-mode batch norm of `x` (`(N, C, H, W)` or `(N, C)`): returns the output and the batch
+/// mean and (biased) variance per channel, for the moving averages.
+pub(crate) fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let x = x.contiguous()?;
+    let dims = x.dims().to_vec();
+    let (n, c) = (dims[0], dims[1]);
+    let s: usize = dims[2..].iter().product();
+    let stats = {
+        let (storage, layout) = x.storage_and_layout();
+        let candle_core::Storage::Cpu(cpu) = &*storage else {
+            return Err(candle_core::Error::Msg("batch_norm_train: expected a CPU tensor".into()));
+        };
+        Stats::compute(contiguous_f32(cpu, layout, "input")?, n, c, s, eps as f32)
+    };
+    let mean = Tensor::from_slice(&stats.mean[..], c, x.device())?;
+    let var = Tensor::from_slice(&stats.var[..], c, x.device())?;
+    let y = x.apply_op3(gamma, beta, BatchNormTrain(stats))?;
+    Ok((y, mean, var))
+}
