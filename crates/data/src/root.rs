@@ -100,6 +100,24 @@ impl DataRoot {
     }
 }
 
+impl DataRoot {
+    /// True when the root came from `CANDLEBOOK_DATA`.
+    pub fn from_env(&self) -> bool {
+        self.from_env
+    }
+
+    /// Prints the `GENERATED DATA:` line for a dataset loader that fell back to `ds` because
+    /// `missing` was not found.
+    pub fn announce_generated(&self, missing: &Path, ds: &crate::Dataset) {
+        let hint = if self.from_env { "" } else { "; set CANDLEBOOK_DATA to the datasets folder (see data/README.md) for the real data" };
+        let what = match &ds.source {
+            crate::DataSource::Generated(w) => w.clone(),
+            other => other.to_string(),
+        };
+        println!("GENERATED DATA: {} not found, using {what}{hint}", missing.display());
+    }
+}
+
 /// Where an image came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSource {

@@ -5,6 +5,11 @@ use candle_core::{Device, Tensor};
 
 use crate::error::Result;
 
+mod canvas;
+mod sets;
+
+pub use sets::{cifar10, faces, fingers, sign_mnist, CIFAR10_CLASSES};
+
 /// A small deterministic noise source (SplitMix64), so generated images have texture.
 struct Noise(u64);
 

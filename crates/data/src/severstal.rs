@@ -1,0 +1,289 @@
+//! Severstal steel defect detection: `train.csv` (`ImageId,ClassId,EncodedPixels`) and
+//! `train_images/*.jpg` (1600×256). Labels as the tutorial builds them: binary defect / no
+//! defect, and a multiclass label = the first ClassId of an image (after dropping duplicate
+//! ImageIds, keeping the first row), 0 for an image without a row.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use polars::prelude::*;
+
+use crate::dataset::{DataSource, Dataset};
+use crate::decode::{image_files, load_listed, spread, Channels, Listed, LoadOptions};
+use crate::error::{DataError, Result};
+use crate::rle::{rle_decode, rle_runs};
+use crate::root::DataRoot;
+
+/// Height of a Severstal image.
+pub const STEEL_HEIGHT: usize = 256;
+/// Width of a Severstal image.
+pub const STEEL_WIDTH: usize = 1600;
+
+/// One row of `train.csv`: a defect of one class on one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SteelRow {
+    /// The image's file name, e.g. `0002cc93b.jpg`.
+    pub image_id: String,
+    /// Defect class 1..=4.
+    pub class_id: u32,
+    /// The run-length-encoded mask (see [`crate::rle_decode`]).
+    pub encoded: String,
+}
+
+impl SteelRow {
+    /// The mask as a `(256, 1600)` u8 tensor of 0/1.
+    pub fn mask(&self, device: &Device) -> Result<Tensor> {
+        let m = rle_decode(&self.encoded, STEEL_HEIGHT, STEEL_WIDTH)?;
+        Ok(Tensor::from_vec(m, (STEEL_HEIGHT, STEEL_WIDTH), device)?)
+    }
+}
+
+/// Reads `train.csv` through polars and checks every row: a ClassId in 1..=4 and an encoding
+/// that stays inside 256×1600.
+pub fn read_severstal_csv(path: impl AsRef<Path>) -> Result<Vec<SteelRow>> {
+    let path = path.as_ref();
+    if !path.is_file() {
+        return Err(DataError::NotFound { what: "Severstal train.csv", path: path.to_path_buf() });
+    }
+    let pe = |source| DataError::Polars { path: path.to_path_buf(), source };
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(pe)?;
+    let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    if names != ["ImageId", "ClassId", "EncodedPixels"] {
+        return Err(DataError::CsvFormat { path: path.to_path_buf(), message: format!("expected the header ImageId,ClassId,EncodedPixels, found {names:?}") });
+    }
+    let col = |name: &str| -> Result<Vec<Option<String>>> {
+        Ok(df.column(name).map_err(pe)?.str().map_err(pe)?.iter().map(|v| v.map(String::from)).collect())
+    };
+    let (ids, classes, enc) = (col("ImageId")?, col("ClassId")?, col("EncodedPixels")?);
+    let mut rows = Vec::with_capacity(ids.len());
+    for (i, ((id, class), enc)) in ids.into_iter().zip(classes).zip(enc).enumerate() {
+        let row = i + 1;
+        let missing = |column: &str| DataError::CsvValue { path: path.to_path_buf(), row, column: column.into(), value: String::new(), expected: "a value" };
+        let image_id = id.ok_or_else(|| missing("ImageId"))?;
+        let class_s = class.ok_or_else(|| missing("ClassId"))?;
+        let class_id: u32 = class_s.trim().parse().ok().filter(|c| (1..=4).contains(c)).ok_or_else(|| DataError::CsvValue {
+            path: path.to_path_buf(),
+            row,
+            column: "ClassId".into(),
+            value: class_s.clone(),
+            expected: "a defect class 1..=4",
+        })?;
+        let encoded = enc.unwrap_or_default();
+        rle_runs(&encoded, STEEL_HEIGHT, STEEL_WIDTH).map_err(|e| DataError::CsvValue {
+            path: path.to_path_buf(),
+            row,
+            column: "EncodedPixels".into(),
+            value: e.to_string(),
+            expected: "a run-length encoding inside 256x1600",
+        })?;
+        rows.push(SteelRow { image_id, class_id, encoded });
+    }
+    Ok(rows)
+}
+
+/// Per-image labels: `(binary, multiclass)`. Binary is 1 when the image has any row; multiclass
+/// is the ClassId of its first row (pandas' `drop_duplicates(subset='ImageId')` keeps the
+/// first), 0 when it has none.
+///
+/// ```
+/// use candlebook_data::{steel_labels, SteelRow};
+/// let row = |id: &str, c| SteelRow { image_id: id.into(), class_id: c, encoded: "1 1".into() };
+/// let rows = [row("b.jpg", 3), row("b.jpg", 1), row("c.jpg", 4)];
+/// let ids = ["a.jpg".to_string(), "b.jpg".into(), "c.jpg".into()];
+/// assert_eq!(steel_labels(&ids, &rows), (vec![0, 1, 1], vec![0, 3, 4]));
+/// ```
+pub fn steel_labels(image_ids: &[String], rows: &[SteelRow]) -> (Vec<u32>, Vec<u32>) {
+    let mut first: HashMap<&str, u32> = HashMap::new();
+    for r in rows {
+        first.entry(r.image_id.as_str()).or_insert(r.class_id);
+    }
+    let multi: Vec<u32> = image_ids.iter().map(|id| first.get(id.as_str()).copied().unwrap_or(0)).collect();
+    let binary = multi.iter().map(|&c| (c > 0) as u32).collect();
+    (binary, multi)
+}
+
+/// Severstal images with their labels and the CSV rows (for masks).
+#[derive(Debug, Clone)]
+pub struct Severstal {
+    /// Images (gray 256×256 by default), labels = multiclass (classes `"0"`..`"4"`), the
+    /// `defect` column = binary.
+    pub dataset: Dataset,
+    /// The image file names, in dataset order.
+    pub image_ids: Vec<String>,
+    /// The rows of `train.csv`.
+    pub rows: Vec<SteelRow>,
+}
+
+impl Severstal {
+    /// The `(4, 256, 1600)` u8 masks of one image (one plane per defect class, 0/1).
+    pub fn masks(&self, image_id: &str, device: &Device) -> Result<Tensor> {
+        let mut m = vec![0u8; 4 * STEEL_HEIGHT * STEEL_WIDTH];
+        for r in self.rows.iter().filter(|r| r.image_id == image_id) {
+            let plane = rle_decode(&r.encoded, STEEL_HEIGHT, STEEL_WIDTH)?;
+            let off = (r.class_id as usize - 1) * STEEL_HEIGHT * STEEL_WIDTH;
+            for (d, s) in m[off..off + plane.len()].iter_mut().zip(plane) {
+                *d |= s;
+            }
+        }
+        Ok(Tensor::from_vec(m, (4, STEEL_HEIGHT, STEEL_WIDTH), device)?)
+    }
+}
+
+/// The tutorial's preprocessing as load options: gray, area-resized to 256×256.
+pub fn severstal_options() -> LoadOptions {
+    LoadOptions::default().channels(Channels::Gray).resize(256, 256)
+}
+
+/// Loads a Severstal folder (`train.csv` and `train_images/`) with `opts` (use
+/// [`severstal_options`] for the tutorial's gray 256×256).
+pub fn load_severstal_dir(dir: impl AsRef<Path>, opts: &LoadOptions, device: &Device) -> Result<Severstal> {
+    let dir = dir.as_ref();
+    let rows = read_severstal_csv(dir.join("train.csv"))?;
+    let files = spread(&image_files(&dir.join("train_images"))?, opts.limit);
+    let image_ids: Vec<String> = files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect();
+    let (binary, multi) = steel_labels(&image_ids, &rows);
+    let dataset = load_listed(
+        Listed {
+            name: "severstal".into(),
+            dir: dir.join("train_images"),
+            files,
+            labels: multi,
+            extra: vec![("defect".into(), binary)],
+            class_names: (0..5).map(|c| c.to_string()).collect(),
+            default_channels: Channels::Rgb,
+        },
+        opts,
+        device,
+    )?;
+    Ok(Severstal { dataset, image_ids, rows })
+}
+
+/// The folder `<root>/severstal_sample` (else `<root>/severstal`) or, when neither exists,
+/// generated steel ([`generated_steel`]) with a `GENERATED DATA:` line.
+pub fn severstal(root: &DataRoot, opts: &LoadOptions, device: &Device) -> Result<Severstal> {
+    for name in ["severstal_sample", "severstal"] {
+        let dir = root.join(name);
+        if dir.join("train.csv").is_file() {
+            return load_severstal_dir(&dir, opts, device);
+        }
+    }
+    let s = generated_steel(24, opts, device)?;
+    root.announce_generated(&root.join("severstal_sample/train.csv"), &s.dataset);
+    Ok(s)
+}
+
+/// Generated steel: `n` 1600×256 gray plates with a streaky texture; a third are defect-free, the
+/// rest carry synthetic defects of the four classes (1 pits, 2 vertical scratch, 3 long horizontal
+/// scuff, 4 large dark patch; some plates two kinds), with matching run-length rows. `opts`
+/// channels/resize apply as to real images (the mask rows stay at 256×1600).
+///
+/// ```
+/// use candlebook_data::{generated_steel, severstal_options};
+/// let s = generated_steel(6, &severstal_options(), &candle_core::Device::Cpu)?;
+/// assert_eq!(s.dataset.images.dims(), &[6, 1, 256, 256]);
+/// assert!(s.rows.iter().all(|r| (1..=4).contains(&r.class_id)));
+/// # Ok::<(), candlebook_data::DataError>(())
+/// ```
+pub fn generated_steel(n: usize, opts: &LoadOptions, device: &Device) -> Result<Severstal> {
+    use crate::rle::rle_encode;
+    use crate::rng::XorShift;
+    use rayon::prelude::*;
+    let (h, w) = (STEEL_HEIGHT, STEEL_WIDTH);
+    let plates: Vec<(Vec<u8>, Vec<(u32, String)>)> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = XorShift::new(500 + i as u64);
+            let row_tone: Vec<f32> = (0..h).map(|_| rng.range(-6.0, 6.0)).collect();
+            let base = rng.range(95.0, 135.0);
+            let mut px: Vec<f32> = (0..h * w).map(|p| base + row_tone[p / w] + (rng.uniform() - 0.5) * 16.0).collect();
+            let kinds: Vec<u32> = match i % 3 {
+                0 => vec![],
+                1 => vec![1 + (i / 3 % 4) as u32],
+                _ => vec![1 + (i / 3 % 4) as u32, 1 + ((i / 3 + 2) % 4) as u32],
+            };
+            let mut rows = Vec::new();
+            for k in kinds {
+                let mut mask = vec![0u8; h * w];
+                let (cx, cy) = (rng.range(150.0, 1450.0), rng.range(60.0, 196.0));
+                let mut paint = |x: usize, y: usize, delta: f32| {
+                    mask[y * w + x] = 1;
+                    px[y * w + x] += delta;
+                };
+                match k {
+                    1 => {
+                        for _ in 0..12 {
+                            let (px0, py0, r) = (cx + rng.range(-60.0, 60.0), cy + rng.range(-40.0, 40.0), rng.range(2.0, 5.0));
+                            for y in (py0 - r).max(0.0) as usize..((py0 + r) as usize).min(h) {
+                                for x in (px0 - r).max(0.0) as usize..((px0 + r) as usize).min(w) {
+                                    if (x as f32 - px0).powi(2) + (y as f32 - py0).powi(2) <= r * r {
+                                        paint(x, y, -55.0);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    2 => {
+                        let len = rng.range(60.0, 200.0);
+                        for y in (cy - len / 2.0).max(0.0) as usize..((cy + len / 2.0) as usize).min(h) {
+                            for x in cx as usize..(cx as usize + 3).min(w) {
+                                paint(x, y, 70.0);
+                            }
+                        }
+                    }
+                    3 => {
+                        let len = rng.range(200.0, 600.0);
+                        for x in (cx - len / 2.0).max(0.0) as usize..((cx + len / 2.0) as usize).min(w) {
+                            let wob = ((x as f32) * 0.05).sin() * 4.0;
+                            for y in (cy + wob - 5.0).max(0.0) as usize..((cy + wob + 5.0) as usize).min(h) {
+                                paint(x, y, -45.0);
+                            }
+                        }
+                    }
+                    _ => {
+                        let (rx, ry) = (rng.range(40.0, 90.0), rng.range(30.0, 60.0));
+                        for y in (cy - ry).max(0.0) as usize..((cy + ry) as usize).min(h) {
+                            for x in (cx - rx).max(0.0) as usize..((cx + rx) as usize).min(w) {
+                                if ((x as f32 - cx) / rx).powi(2) + ((y as f32 - cy) / ry).powi(2) <= 1.0 {
+                                    paint(x, y, -70.0);
+                                }
+                            }
+                        }
+                    }
+                }
+                rows.push((k, rle_encode(&mask, h, w).unwrap_or_default()));
+            }
+            (px.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect(), rows)
+        })
+        .collect();
+    let image_ids: Vec<String> = (0..n).map(|i| format!("generated_{i:04}.jpg")).collect();
+    let rows: Vec<SteelRow> = plates
+        .iter()
+        .zip(&image_ids)
+        .flat_map(|((_, r), id)| r.iter().map(move |(k, e)| SteelRow { image_id: id.clone(), class_id: *k, encoded: e.clone() }))
+        .collect();
+    let mut buf = Vec::with_capacity(n * h * w);
+    for (p, _) in &plates {
+        buf.extend_from_slice(p);
+    }
+    let mut images = Tensor::from_vec(buf, (n, 1, h, w), &Device::Cpu)?;
+    if opts.channels == Some(Channels::Rgb) {
+        images = images.repeat((1, 3, 1, 1))?;
+    }
+    if let Some((rw, rh)) = opts.resize {
+        images = match opts.filter {
+            crate::ResizeFilter::Area => candlebook_kernels::resize_area(&images, rw, rh)?,
+            crate::ResizeFilter::Bilinear => crate::transform::resize_bilinear(&images, rw, rh)?.round()?.clamp(0f32, 255f32)?.to_dtype(candle_core::DType::U8)?,
+        };
+    }
+    let (binary, multi) = steel_labels(&image_ids, &rows);
+    let what = format!("{n} generated 1600x256 steel plates with synthetic defects ({} rows)", rows.len());
+    let dataset = Dataset::new(images.to_device(device)?, Tensor::from_vec(multi, n, device)?, (0..5).map(|c| c.to_string()).collect(), DataSource::Generated(what))?
+        .with_extra("defect", Tensor::from_vec(binary, n, device)?)?;
+    Ok(Severstal { dataset, image_ids, rows })
+}
