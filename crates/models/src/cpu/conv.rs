@@ -46,6 +46,16 @@ impl ConvGeometry {
     }
 }
 
+/// The outputs `o` in `0..run` whose input column `base + o * s` lies in `0..w`, as `lo..hi`.
+#[inline]
+fn valid_run(base: isize, s: usize, run: usize, w: isize) -> (usize, usize) {
+    let s = s as isize;
+    let lo = if base >= 0 { 0 } else { (-base + s - 1) / s };
+    let hi = if base >= w { 0 } else { (w - base + s - 1) / s };
+    let (lo, hi) = (lo.min(run as isize) as usize, hi.min(run as isize) as usize);
+    (lo, hi.max(lo))
+}
+
 /// Fills `col` (K × len, row-major) with the receptive fields of output pixels `p0..p0+len` of one image.
 fn im2col(g: &ConvGeometry, img: &[f32], p0: usize, len: usize, col: &mut [f32]) {
     let (h, w, s) = (g.h as isize, g.w as isize, g.stride);
@@ -65,16 +75,18 @@ fn im2col(g: &ConvGeometry, img: &[f32], p0: usize, len: usize, col: &mut [f32])
                         out.fill(0.0);
                     } else {
                         let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                        let base = kx as isize - g.pad_left as isize;
-                        if s == 1 {
-                            for (o, v) in out.iter_mut().enumerate() {
-                                let ix = base + (ox0 + o) as isize;
-                                *v = if ix >= 0 && ix < w { src[ix as usize] } else { 0.0 };
-                            }
-                        } else {
-                            for (o, v) in out.iter_mut().enumerate() {
-                                let ix = base + ((ox0 + o) * s) as isize;
-                                *v = if ix >= 0 && ix < w { src[ix as usize] } else { 0.0 };
+                        let base = (ox0 * s + kx) as isize - g.pad_left as isize;
+                        let (lo, hi) = valid_run(base, s, run, w);
+                        out[..lo].fill(0.0);
+                        out[hi..].fill(0.0);
+                        if lo < hi {
+                            let first = (base + (lo * s) as isize) as usize;
+                            if s == 1 {
+                                out[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
+                            } else {
+                                for (v, x) in out[lo..hi].iter_mut().zip(src[first..].iter().step_by(s)) {
+                                    *v = *x;
+                                }
                             }
                         }
                     }
@@ -101,11 +113,17 @@ fn col2im(g: &ConvGeometry, col: &[f32], p0: usize, len: usize, img: &mut [f32])
                     let iy = (oy * s + ky) as isize - g.pad_top as isize;
                     if iy >= 0 && iy < h {
                         let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                        let base = kx as isize - g.pad_left as isize;
-                        for (o, v) in row[j..j + run].iter().enumerate() {
-                            let ix = base + ((ox0 + o) * s) as isize;
-                            if ix >= 0 && ix < w {
-                                dst[ix as usize] += *v;
+                        let base = (ox0 * s + kx) as isize - g.pad_left as isize;
+                        let (lo, hi) = valid_run(base, s, run, w);
+                        if lo < hi {
+                            let first = (base + (lo * s) as isize) as usize;
+                            let src = &row[j + lo..j + hi];
+                            if s == 1 {
+                                dst[first..first + hi - lo].iter_mut().zip(src).for_each(|(d, v)| *d += *v);
+                            } else {
+                                for (d, v) in dst[first..].iter_mut().step_by(s).zip(src) {
+                                    *d += *v;
+                                }
                             }
                         }
                     }
