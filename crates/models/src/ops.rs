@@ -137,6 +137,13 @@ pub(crate) fn conv2d_activated(
 }
 
 fn conv2d_cpu(x: &Tensor, kernel: &Tensor, bias: &Tensor, stride: usize, padding: Padding, relu: bool) -> Result<Tensor> {
+    let geom = conv_geometry(x, kernel, bias, stride, padding)?;
+    let x = x.contiguous()?;
+    Ok(x.apply_op3(&kernel.contiguous()?, &bias.contiguous()?, cpu::Conv2dForward { geom, relu })?)
+}
+
+/// The shapes of a Keras convolution of `x` by `kernel`, or why they do not fit.
+pub(crate) fn conv_geometry(x: &Tensor, kernel: &Tensor, bias: &Tensor, stride: usize, padding: Padding) -> Result<cpu::ConvGeometry> {
     let (n, cin, h, w) = x.dims4()?;
     let (cout, kin, kh, kw) = kernel.dims4()?;
     if kin != cin || bias.dims() != [cout] {
@@ -154,9 +161,18 @@ fn conv2d_cpu(x: &Tensor, kernel: &Tensor, bias: &Tensor, stride: usize, padding
         }
         Padding::Valid => (0, window_output(h, kh, stride, padding)?, 0, window_output(w, kw, stride, padding)?),
     };
-    let geom = cpu::ConvGeometry { n, cin, h, w, cout, kh, kw, stride, pad_top, pad_left, oh, ow };
-    let x = x.contiguous()?;
-    Ok(x.apply_op3(&kernel.contiguous()?, &bias.contiguous()?, cpu::Conv2dForward { geom, relu })?)
+    Ok(cpu::ConvGeometry { n, cin, h, w, cout, kh, kw, stride, pad_top, pad_left, oh, ow })
+}
+
+/// The max-pooling kernel for `x`'s shape.
+pub(crate) fn max_pool_op(x: &Tensor, pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<cpu::MaxPool2d> {
+    let (n, c, h, w) = x.dims4()?;
+    let out = (window_output(h, pool.0, strides.0, padding)?, window_output(w, pool.1, strides.1, padding)?);
+    let pad = match padding {
+        Padding::Same => (same_padding(h, pool.0, strides.0).0, same_padding(w, pool.1, strides.1).0),
+        Padding::Valid => (0, 0),
+    };
+    Ok(cpu::MaxPool2d { planes: n * c, h, w, pool, strides, pad, out, dims: (n, c) })
 }
 
 /// The window cells of every output position: `pool.0 * pool.1` tensors of shape
@@ -188,16 +204,11 @@ fn windows(x: &Tensor, pool: (usize, usize), strides: (usize, usize), out: (usiz
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn max_pool2d_keras(x: &Tensor, pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
-    let (n, c, h, w) = x.dims4()?;
-    let out = (window_output(h, pool.0, strides.0, padding)?, window_output(w, pool.1, strides.1, padding)?);
     if cpu::applies(x) {
-        let pad = match padding {
-            Padding::Same => (same_padding(h, pool.0, strides.0).0, same_padding(w, pool.1, strides.1).0),
-            Padding::Valid => (0, 0),
-        };
-        let op = cpu::MaxPool2d { planes: n * c, h, w, pool, strides, pad, out, dims: (n, c) };
-        return Ok(x.contiguous()?.apply_op1(op)?);
+        return Ok(x.contiguous()?.apply_op1(max_pool_op(x, pool, strides, padding)?)?);
     }
+    let (_, _, h, w) = x.dims4()?;
+    let out = (window_output(h, pool.0, strides.0, padding)?, window_output(w, pool.1, strides.1, padding)?);
     let xp = pad_same(x, pool, strides, padding, f64::NEG_INFINITY)?;
     let cells = windows(&xp, pool, strides, out)?;
     Ok(Tensor::stack(&cells, 4)?.max(D::Minus1)?)

@@ -8,6 +8,8 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
+mod taped;
+
 use crate::ops::{avg_pool2d_keras, conv2d_activated, max_pool2d_keras, pad_same, window_output};
 use crate::spec::{Activation, LayerSpec, Padding};
 
@@ -517,6 +519,9 @@ impl Sequential {
         loss: &crate::optim::Loss,
         optimizer: &mut crate::optim::OptimizerState,
     ) -> Result<(f32, Tensor)> {
+        if self.tape_supported() {
+            return self.taped_step(x, y, loss, optimizer);
+        }
         let (out, logits) = self.forward_with_logits(x, true)?;
         let mut total = loss.compute_keras(&out, logits.as_ref(), y)?;
         if let Some(reg) = self.regularization_loss()? {
@@ -610,17 +615,10 @@ impl Sequential {
                 let shift = beta.as_tensor().reshape(shape)?.broadcast_sub(&m.broadcast_mul(&inv)?)?;
                 x.broadcast_mul(&inv)?.broadcast_add(&shift)?
             }
-            (LayerSpec::Dropout { rate, .. }, _) => {
-                if training && *rate > 0.0 {
-                    let mut rng = SplitMix(self.dropout_rng.get());
-                    let keep = 1.0 - *rate as f32;
-                    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.next_f32() < keep { 1.0 / keep } else { 0.0 }).collect();
-                    self.dropout_rng.set(rng.0);
-                    (x * Tensor::from_vec(mask, x.dims(), x.device())?)?
-                } else {
-                    x.clone()
-                }
-            }
+            (LayerSpec::Dropout { rate, .. }, _) => match self.dropout_mask(x, if training { *rate } else { 0.0 })? {
+                Some(mask) => (x * mask)?,
+                None => x.clone(),
+            },
             (LayerSpec::Flatten { .. }, _) => {
                 if x.rank() == 4 {
                     // Keras flattens channels-last: (N, C, H, W) -> (N, H, W, C) -> (N, H*W*C).

@@ -176,16 +176,30 @@ impl CustomOp3 for Conv2dForward {
     }
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let g = self.geom;
-        let grad = grad.contiguous()?;
-        let grad = if self.relu { grad.apply_op2_no_bwd(res, &ReluMask)? } else { grad };
-        let dx = if x.track_op() { Some(grad.apply_op2_no_bwd(w, &Conv2dInputGrad { geom: g })?) } else { None };
-        let dwb = x.apply_op2_no_bwd(&grad, &Conv2dWeightGrad { geom: g })?;
-        let k = g.k();
-        let dw = dwb.narrow(1, 0, k)?.contiguous()?.reshape((g.cout, g.cin, g.kh, g.kw))?;
-        let db = dwb.narrow(1, k, 1)?.contiguous()?.reshape(g.cout)?;
+        let (dx, dw, db) = conv2d_grad(&self.geom, self.relu, x, w, res, grad, x.track_op())?;
         Ok((dx, Some(dw), Some(db)))
     }
+}
+
+/// `(dx, dw, db)` of [`Conv2dForward`] from its input, kernel, output and output gradient; `dx`
+/// only when `input_grad`.
+pub(crate) fn conv2d_grad(
+    g: &ConvGeometry,
+    relu: bool,
+    x: &Tensor,
+    w: &Tensor,
+    y: &Tensor,
+    grad: &Tensor,
+    input_grad: bool,
+) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
+    let grad = grad.contiguous()?;
+    let grad = if relu { grad.apply_op2_no_bwd(y, &ReluMask)? } else { grad };
+    let dx = if input_grad { Some(grad.apply_op2_no_bwd(w, &Conv2dInputGrad { geom: *g })?) } else { None };
+    let dwb = x.apply_op2_no_bwd(&grad, &Conv2dWeightGrad { geom: *g })?;
+    let k = g.k();
+    let dw = dwb.narrow(1, 0, k)?.contiguous()?.reshape((g.cout, g.cin, g.kh, g.kw))?;
+    let db = dwb.narrow(1, k, 1)?.contiguous()?.reshape(g.cout)?;
+    Ok((dx, dw, db))
 }
 
 /// `grad * (y > 0)`: the gradient through a ReLU, from the ReLU's output.

@@ -11,7 +11,7 @@ use super::contiguous_f32;
 
 /// Channel statistics of `x` viewed as `(n, c, s)`.
 #[derive(Debug, Clone)]
-struct Stats {
+pub(crate) struct Stats {
     n: usize,
     c: usize,
     s: usize,
@@ -65,12 +65,7 @@ impl CustomOp3 for BatchNormTrain {
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
     fn bwd(&self, x: &Tensor, gamma: &Tensor, _beta: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let st = &self.0;
-        let all = x.apply_op3_no_bwd(gamma, &grad.contiguous()?, &BatchNormGrad(st.clone()))?;
-        let numel = x.elem_count();
-        let dx = all.narrow(0, 0, numel)?.reshape(x.shape())?;
-        let dgamma = all.narrow(0, numel, st.c)?;
-        let dbeta = all.narrow(0, numel + st.c, st.c)?;
+        let (dx, dgamma, dbeta) = batch_norm_grad(x, gamma, grad, &self.0)?;
         Ok((Some(dx), Some(dgamma), Some(dbeta)))
     }
 }
@@ -127,6 +122,19 @@ impl CustomOp3 for BatchNormGrad {
 /// Training-mode batch norm of `x` (`(N, C, H, W)` or `(N, C)`): returns the output and the batch
 /// mean and (biased) variance per channel, for the moving averages.
 pub(crate) fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let (y, mean, var, _) = batch_norm_train_saved(x, gamma, beta, eps, true)?;
+    Ok((y, mean, var))
+}
+
+/// [`batch_norm_train`] also returning the statistics its gradient needs; `track` false skips
+/// candle's graph (for the taped training step).
+pub(crate) fn batch_norm_train_saved(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+    track: bool,
+) -> candle_core::Result<(Tensor, Tensor, Tensor, Stats)> {
     let x = x.contiguous()?;
     let dims = x.dims().to_vec();
     let (n, c) = (dims[0], dims[1]);
@@ -140,6 +148,13 @@ pub(crate) fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f
     };
     let mean = Tensor::from_slice(&stats.mean[..], c, x.device())?;
     let var = Tensor::from_slice(&stats.var[..], c, x.device())?;
-    let y = x.apply_op3(gamma, beta, BatchNormTrain(stats))?;
-    Ok((y, mean, var))
+    let y = if track { x.apply_op3(gamma, beta, BatchNormTrain(stats.clone()))? } else { x.apply_op3_no_bwd(gamma, beta, &BatchNormTrain(stats.clone()))? };
+    Ok((y, mean, var, stats))
+}
+
+/// `(dx, dgamma, dbeta)` of a training-mode batch norm from its saved statistics.
+pub(crate) fn batch_norm_grad(x: &Tensor, gamma: &Tensor, grad: &Tensor, stats: &Stats) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let all = x.apply_op3_no_bwd(gamma, &grad.contiguous()?, &BatchNormGrad(stats.clone()))?;
+    let numel = x.elem_count();
+    Ok((all.narrow(0, 0, numel)?.reshape(x.shape())?, all.narrow(0, numel, stats.c)?, all.narrow(0, numel + stats.c, stats.c)?))
 }

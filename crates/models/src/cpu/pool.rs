@@ -62,7 +62,14 @@ impl CustomOp1 for MaxPool2d {
         Ok((CpuStorage::F32(y), Shape::from((self.dims.0, self.dims.1, self.out.0, self.out.1))))
     }
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(x.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2dGrad(*self))?))
+        Ok(Some(self.grad(x, grad)?))
+    }
+}
+
+impl MaxPool2d {
+    /// The input gradient for output gradient `grad`.
+    pub(crate) fn grad(&self, x: &Tensor, grad: &Tensor) -> candle_core::Result<Tensor> {
+        x.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2dGrad(*self))
     }
 }
 

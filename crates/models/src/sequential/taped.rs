@@ -1,0 +1,227 @@
+//! The CPU training step without candle's autograd: a forward pass that keeps what each layer's
+//! gradient needs (a tape), then the layers' gradients in reverse, all with the fast CPU kernels.
+//!
+//! candle's generic backward starts every node's gradient as a zero tensor and adds into it, runs
+//! those element-wise passes on its own thread pool beside rayon's, and holds the whole graph; for
+//! a plain layer stack none of that is needed. The loss and its gradient with respect to the last
+//! layer's logits still come from candle's autograd, on the tiny `(N, classes)` tensors, so every
+//! loss keeps exactly the Keras semantics of [`crate::Loss::compute_keras`].
+
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Tensor, Var, D};
+
+use super::{activate, Layer, Params, Sequential, SplitMix};
+use crate::cpu;
+use crate::error::Result;
+use crate::ops::{conv_geometry, max_pool_op};
+use crate::optim::{Loss, OptimizerState};
+use crate::spec::{Activation, LayerSpec};
+
+/// What one layer's backward pass needs.
+enum Tape {
+    /// Fused convolution (bias, optional ReLU).
+    Conv { x: Tensor, y: Tensor, geom: cpu::ConvGeometry, relu: bool },
+    Pool { x: Tensor, op: cpu::MaxPool2d },
+    /// Batch norm on batch statistics.
+    Norm { x: Tensor, stats: cpu::Stats },
+    /// Batch norm on its moving statistics (a frozen layer): `dx = g · scale`.
+    Scale { scale: Tensor },
+    Mask { mask: Tensor },
+    Flatten { dims: (usize, usize, usize, usize) },
+    /// Dense before its activation: input and the activation's output.
+    Dense { x: Tensor, y: Tensor, activation: Activation },
+    Act { y: Tensor, activation: Activation },
+    Identity,
+}
+
+/// The gradient through `activation` from its output `y`.
+fn activation_grad(g: &Tensor, y: &Tensor, activation: Activation) -> Result<Tensor> {
+    Ok(match activation {
+        Activation::Linear => g.clone(),
+        Activation::Relu => g.contiguous()?.apply_op2_no_bwd(&y.contiguous()?, &cpu::ReluMask)?,
+        Activation::Sigmoid => (g * (y * y.affine(-1.0, 1.0)?)?)?,
+        Activation::Softmax => {
+            let dot = (g * y)?.sum_keepdim(D::Minus1)?;
+            (y * g.broadcast_sub(&dot)?)?
+        }
+    })
+}
+
+impl Sequential {
+    /// Whether [`Sequential::taped_step`] handles this model on this device.
+    pub(crate) fn tape_supported(&self) -> bool {
+        let n = self.layers.len();
+        self.device.is_cpu()
+            && self.layers.iter().enumerate().all(|(i, l)| match &l.spec {
+                LayerSpec::Conv2D { strides, activation, .. } => {
+                    strides.0 == strides.1
+                        && (matches!(activation, Activation::Relu | Activation::Linear)
+                            || (i + 1 == n && matches!(activation, Activation::Softmax | Activation::Sigmoid)))
+                }
+                LayerSpec::AveragePooling2D { .. } => false,
+                _ => true,
+            })
+    }
+
+    /// One layer forward in training mode, with its tape. `linear` drops a Dense/Conv2D activation
+    /// (the last layer when the loss takes logits).
+    fn taped_layer(&self, l: &Layer, x: &Tensor, linear: bool) -> Result<(Tensor, Tape)> {
+        let det = |v: &Var| v.as_tensor().detach();
+        Ok(match (&l.spec, &l.params) {
+            (LayerSpec::Conv2D { strides, padding, activation, .. }, Params::Conv { kernel, bias }) => {
+                let act = if linear { Activation::Linear } else { *activation };
+                let (k, b) = (det(kernel), det(bias));
+                let geom = conv_geometry(x, &k, &b, strides.0, *padding)?;
+                let relu = act == Activation::Relu;
+                if !matches!(act, Activation::Relu | Activation::Linear) {
+                    return Err(crate::error::ModelError::Spec(format!("Conv2D '{}': the taped step fuses only ReLU or linear", l.name)));
+                }
+                let x = x.contiguous()?;
+                let z = x.apply_op3_no_bwd(&k, &b, &cpu::Conv2dForward { geom, relu })?;
+                (z.clone(), Tape::Conv { x, y: z, geom, relu })
+            }
+            (LayerSpec::MaxPooling2D { pool, strides, padding, .. }, _) => {
+                let x = x.contiguous()?;
+                let op = max_pool_op(&x, *pool, *strides, *padding)?;
+                (x.apply_op1_no_bwd(&op)?, Tape::Pool { x, op })
+            }
+            (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
+                if l.trainable {
+                    let (y, bm, bv, stats) = cpu::batch_norm_train_saved(x, &det(gamma), &det(beta), *epsilon, false)?;
+                    for (moving, batch) in [(mean, &bm), (var, &bv)] {
+                        let new = ((moving.as_tensor() * *momentum)? + (batch * (1.0 - *momentum))?)?;
+                        moving.set(&new)?;
+                    }
+                    (y, Tape::Norm { x: x.contiguous()?, stats })
+                } else {
+                    let c = gamma.elem_count();
+                    let shape: Vec<usize> = if x.rank() == 4 { vec![1, c, 1, 1] } else { vec![1, c] };
+                    let inv = (det(var) + *epsilon)?.sqrt()?.recip()?.broadcast_mul(&det(gamma))?.reshape(shape.clone())?;
+                    let shift = det(beta).reshape(shape.clone())?.broadcast_sub(&det(mean).reshape(shape)?.broadcast_mul(&inv)?)?;
+                    (x.broadcast_mul(&inv)?.broadcast_add(&shift)?, Tape::Scale { scale: inv })
+                }
+            }
+            (LayerSpec::Dropout { rate, .. }, _) => match self.dropout_mask(x, *rate)? {
+                Some(mask) => ((x * &mask)?, Tape::Mask { mask }),
+                None => (x.clone(), Tape::Identity),
+            },
+            (LayerSpec::Flatten { .. }, _) if x.rank() == 4 => {
+                let (n, c, h, w) = x.dims4()?;
+                (x.permute((0, 2, 3, 1))?.reshape((n, ()))?, Tape::Flatten { dims: (n, c, h, w) })
+            }
+            (LayerSpec::Flatten { .. }, _) => (x.clone(), Tape::Identity),
+            (LayerSpec::Dense { activation, .. }, Params::Dense { kernel, bias }) => {
+                let act = if linear { Activation::Linear } else { *activation };
+                let z = x.matmul(&det(kernel))?.broadcast_add(&det(bias))?;
+                let y = activate(&z, act)?;
+                (y.clone(), Tape::Dense { x: x.clone(), y, activation: act })
+            }
+            (LayerSpec::Activation { activation, .. }, _) => {
+                let act = if linear { Activation::Linear } else { *activation };
+                let y = activate(x, act)?;
+                (y.clone(), Tape::Act { y, activation: act })
+            }
+            (spec, _) => return Err(crate::error::ModelError::Spec(format!("layer '{}' ({}) has no weights", l.name, spec.class_name()))),
+        })
+    }
+
+    /// [`Sequential::train_step_with_output`] on the CPU with the taped backward pass.
+    pub(crate) fn taped_step(&self, x: &Tensor, y: &Tensor, loss: &Loss, optimizer: &mut OptimizerState) -> Result<(f32, Tensor)> {
+        self.check_input(x)?;
+        let n_layers = self.layers.len();
+        let last_act = self.layers.last().map(|l| match &l.spec {
+            LayerSpec::Dense { activation, .. } | LayerSpec::Conv2D { activation, .. } | LayerSpec::Activation { activation, .. } => *activation,
+            _ => Activation::Linear,
+        });
+        let split_logits = matches!(last_act, Some(Activation::Softmax | Activation::Sigmoid));
+        let mut h = x.to_dtype(DType::F32)?;
+        let mut tapes = Vec::with_capacity(n_layers);
+        for (i, l) in self.layers.iter().enumerate() {
+            let (out, tape) = self.taped_layer(l, &h, split_logits && i + 1 == n_layers)?;
+            tapes.push(tape);
+            h = out;
+        }
+        // The loss and d(loss)/d(logits) through candle's autograd on (N, classes).
+        let z = Var::from_tensor(&h)?;
+        let (out, total) = if let (true, Some(act)) = (split_logits, last_act) {
+            let out = activate(z.as_tensor(), act)?;
+            let l = loss.compute_keras(&out, Some(&(z.as_tensor().clone(), act)), y)?;
+            (out, l)
+        } else {
+            (z.as_tensor().clone(), loss.compute_keras(z.as_tensor(), None, y)?)
+        };
+        let mut value = total.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+        let mut store = GradStore::default();
+        if let Some(reg) = self.regularization_loss()? {
+            value += reg.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+        }
+        if !value.is_finite() {
+            return Err(crate::error::ModelError::NonFinite(format!("loss is {value} on this batch")));
+        }
+        let mut g = match total.backward()?.get(z.as_tensor()) {
+            Some(g) => g.clone(),
+            None => return Err(crate::error::ModelError::Spec("the loss does not depend on the model output".into())),
+        };
+        for (i, (l, tape)) in self.layers.iter().zip(tapes).enumerate().rev() {
+            let need_dx = i > 0;
+            g = match tape {
+                Tape::Conv { x, y, geom, relu } => {
+                    let Params::Conv { kernel, bias } = &l.params else { unreachable!("conv tape on a conv layer") };
+                    let (dx, dw, db) = cpu::conv2d_grad(&geom, relu, &x, &kernel.as_tensor().detach(), &y, &g, need_dx)?;
+                    if l.trainable {
+                        store.insert(kernel.as_tensor(), dw);
+                        store.insert(bias.as_tensor(), db);
+                    }
+                    match dx {
+                        Some(dx) => dx,
+                        None => break,
+                    }
+                }
+                Tape::Pool { x, op } => op.grad(&x, &g)?,
+                Tape::Norm { x, stats } => {
+                    let Params::Norm { gamma, beta, .. } = &l.params else { unreachable!("norm tape on a norm layer") };
+                    let (dx, dgamma, dbeta) = cpu::batch_norm_grad(&x, &gamma.as_tensor().detach(), &g, &stats)?;
+                    store.insert(gamma.as_tensor(), dgamma);
+                    store.insert(beta.as_tensor(), dbeta);
+                    dx
+                }
+                Tape::Scale { scale } => g.broadcast_mul(&scale)?,
+                Tape::Mask { mask } => (g * mask)?,
+                Tape::Flatten { dims: (n, c, h, w) } => g.reshape((n, h, w, c))?.permute((0, 3, 1, 2))?.contiguous()?,
+                Tape::Dense { x, y, activation } => {
+                    let Params::Dense { kernel, bias } = &l.params else { unreachable!("dense tape on a dense layer") };
+                    let gz = activation_grad(&g, &y, activation)?;
+                    if l.trainable {
+                        let mut dw = x.t()?.matmul(&gz)?;
+                        if let LayerSpec::Dense { l2: Some(f), .. } = &l.spec {
+                            dw = (dw + (kernel.as_tensor().detach() * (2.0 * *f))?)?;
+                        }
+                        store.insert(kernel.as_tensor(), dw);
+                        store.insert(bias.as_tensor(), gz.sum(0)?);
+                    }
+                    if !need_dx {
+                        break;
+                    }
+                    gz.matmul(&kernel.as_tensor().detach().t()?)?
+                }
+                Tape::Act { y, activation } => activation_grad(&g, &y, activation)?,
+                Tape::Identity => g,
+            };
+        }
+        optimizer.step(&self.trainable_vars(), &store)?;
+        Ok((value, out.detach()))
+    }
+
+    /// The dropout mask (`0` or `1 / keep`) for `x`, drawn from the model's dropout generator, or
+    /// `None` when the rate is zero.
+    pub(crate) fn dropout_mask(&self, x: &Tensor, rate: f64) -> Result<Option<Tensor>> {
+        if rate <= 0.0 {
+            return Ok(None);
+        }
+        let mut rng = SplitMix(self.dropout_rng.get());
+        let keep = 1.0 - rate as f32;
+        let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.next_f32() < keep { 1.0 / keep } else { 0.0 }).collect();
+        self.dropout_rng.set(rng.0);
+        Ok(Some(Tensor::from_vec(mask, x.dims(), x.device())?))
+    }
+}
