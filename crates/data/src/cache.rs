@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::safetensors::Load;
 use candle_core::{Device, Tensor};
 
 use crate::dataset::{DataSource, Dataset, Skipped};
@@ -111,17 +110,56 @@ fn nanos() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
+/// The parsed header of a safetensors file: metadata and `(name, dtype, shape, begin, end)` of
+/// each tensor (offsets relative to the data section at `data_start`).
+struct Header {
+    meta: HashMap<String, String>,
+    tensors: Vec<(String, String, Vec<usize>, u64, u64)>,
+    data_start: u64,
+}
+
+fn read_header(file: &mut std::fs::File, path: &Path) -> Result<Header> {
+    use std::io::Read;
+    let foreign = |why: &str| DataError::CacheVersion { path: path.to_path_buf(), found: why.to_string(), expected: CACHE_FORMAT.into() };
+    let mut n = [0u8; 8];
+    file.read_exact(&mut n).map_err(|_| foreign("not a safetensors file (too short)"))?;
+    let n = u64::from_le_bytes(n);
+    let len = file.metadata().map_err(DataError::io(path))?.len();
+    if n > 100_000_000 || 8 + n > len {
+        return Err(foreign("not a safetensors file (bad header length)"));
+    }
+    let mut h = vec![0u8; n as usize];
+    file.read_exact(&mut h).map_err(DataError::io(path))?;
+    let v: serde_json::Value = serde_json::from_slice(&h).map_err(|_| foreign("not a safetensors file (header is not JSON)"))?;
+    let obj = v.as_object().ok_or_else(|| foreign("not a safetensors file (header is not an object)"))?;
+    let mut meta = HashMap::new();
+    let mut tensors = Vec::new();
+    for (k, val) in obj {
+        if k == "__metadata__" {
+            for (mk, mv) in val.as_object().into_iter().flatten() {
+                meta.insert(mk.clone(), mv.as_str().unwrap_or_default().to_string());
+            }
+            continue;
+        }
+        let dtype = val["dtype"].as_str().unwrap_or_default().to_string();
+        let shape: Vec<usize> = val["shape"].as_array().into_iter().flatten().filter_map(|d| d.as_u64().map(|d| d as usize)).collect();
+        let off: Vec<u64> = val["data_offsets"].as_array().into_iter().flatten().filter_map(|d| d.as_u64()).collect();
+        if off.len() != 2 || off[0] > off[1] || 8 + n + off[1] > len {
+            return Err(foreign("a safetensors file with bad tensor offsets"));
+        }
+        tensors.push((k.clone(), dtype, shape, off[0], off[1]));
+    }
+    Ok(Header { meta, tensors, data_start: 8 + n })
+}
+
 /// Reads a cache file. A file of another [`CACHE_FORMAT`] (or not a cache at all) is a
 /// [`DataError::CacheVersion`]; `key` (when given) must match the stored key, else `Ok(None)`.
+/// Each tensor is read straight into its own buffer (no intermediate copy of the file).
 pub fn read_cache(path: &Path, key: Option<&str>, device: &Device) -> Result<Option<Dataset>> {
-    let bytes = std::fs::read(path).map_err(DataError::io(path))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|_| DataError::CacheVersion {
-        path: path.to_path_buf(),
-        found: "not a safetensors file".into(),
-        expected: CACHE_FORMAT.into(),
-    })?;
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|source| DataError::SafeTensors { path: path.to_path_buf(), source })?;
-    let meta = header.metadata().clone().unwrap_or_default();
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(DataError::io(path))?;
+    let header = read_header(&mut file, path)?;
+    let meta = &header.meta;
     let found = meta.get("format").cloned().unwrap_or_else(|| "none".into());
     if found != CACHE_FORMAT {
         return Err(DataError::CacheVersion { path: path.to_path_buf(), found, expected: CACHE_FORMAT.into() });
@@ -131,19 +169,36 @@ pub fn read_cache(path: &Path, key: Option<&str>, device: &Device) -> Result<Opt
             return Ok(None);
         }
     }
-    let load = |name: &str| -> Result<Tensor> {
-        let view = st.tensor(name).map_err(|source| DataError::SafeTensors { path: path.to_path_buf(), source })?;
-        Ok(view.load(device)?)
+    let mut load = |name: &str| -> Result<Tensor> {
+        let (_, dtype, shape, begin, end) = header.tensors.iter().find(|t| t.0 == name).ok_or_else(|| DataError::CacheVersion {
+            path: path.to_path_buf(),
+            found: format!("{CACHE_FORMAT} without the tensor {name:?}"),
+            expected: CACHE_FORMAT.into(),
+        })?;
+        file.seek(SeekFrom::Start(header.data_start + begin)).map_err(DataError::io(path))?;
+        let mut buf = vec![0u8; (end - begin) as usize];
+        file.read_exact(&mut buf).map_err(DataError::io(path))?;
+        let bad = || DataError::CacheVersion { path: path.to_path_buf(), found: format!("tensor {name:?} of {dtype} {shape:?}"), expected: CACHE_FORMAT.into() };
+        let t = match dtype.as_str() {
+            "U8" if buf.len() == shape.iter().product::<usize>() => Tensor::from_vec(buf, shape.as_slice(), device)?,
+            "U8" => return Err(bad()),
+            "U32" | "F32" if buf.len() == 4 * shape.iter().product::<usize>() => {
+                let dt = if dtype == "U32" { candle_core::DType::U32 } else { candle_core::DType::F32 };
+                Tensor::from_raw_buffer(&buf, dt, shape, device)?
+            }
+            _ => return Err(bad()),
+        };
+        Ok(t)
     };
     let images = load("images")?;
     let labels = load("labels")?;
     let class_names: Vec<String> = meta.get("class_names").map(|s| s.split('\n').map(String::from).collect()).unwrap_or_default();
     let files = PathBuf::from(meta.get("source").cloned().unwrap_or_default());
-    let mut ds = Dataset::new(images, labels, class_names, DataSource::Cache { cache: path.to_path_buf(), files })?;
-    let mut extra_names: Vec<String> = st.names().into_iter().filter_map(|n| n.strip_prefix("extra.").map(String::from)).collect();
+    let mut extra_names: Vec<String> = header.tensors.iter().filter_map(|t| t.0.strip_prefix("extra.").map(String::from)).collect();
     extra_names.sort();
-    for n in extra_names {
-        let t = load(&format!("extra.{n}"))?;
+    let extras = extra_names.into_iter().map(|n| Ok((n.clone(), load(&format!("extra.{n}"))?))).collect::<Result<Vec<_>>>()?;
+    let mut ds = Dataset::new(images, labels, class_names, DataSource::Cache { cache: path.to_path_buf(), files })?;
+    for (n, t) in extras {
         ds = ds.with_extra(n, t)?;
     }
     ds.skipped = meta

@@ -295,10 +295,12 @@ pub(crate) fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     check_dir(dir, "image folder")?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(DataError::io(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|e| e.ok())
+        // the entry's type comes with the listing (no extra stat per file); follow symlinks only
+        .filter(|e| e.file_type().map(|t| t.is_file() || (t.is_symlink() && e.path().is_file())).unwrap_or(false))
+        .map(|e| e.path())
         .filter(|p| {
-            p.is_file()
-                && p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg" | "bmp"))
+            p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg" | "bmp"))
         })
         .collect();
     files.sort();

@@ -227,6 +227,13 @@ fn cifar_binary_batch_and_hub_parquet_agree() {
     // not in the cache: a named error, no network
     let e = cifar10_hub_file(Split::Train).cache_dir(&hub).get().unwrap_err();
     assert!(matches!(e, DataError::HubMissing { .. }) && e.to_string().contains("train-00000"), "{e}");
+    // HF_HUB_OFFLINE: cached files still load, missing ones say why nothing was downloaded
+    std::env::set_var("HF_HUB_OFFLINE", "1");
+    assert!(offline());
+    assert_eq!(cifar10_hub_file(Split::Test).cache_dir(&hub).get().unwrap(), path);
+    let e = cifar10_hub_file(Split::Train).cache_dir(&hub).get().unwrap_err();
+    std::env::remove_var("HF_HUB_OFFLINE");
+    assert!(e.to_string().contains("HF_HUB_OFFLINE"), "{e}");
 }
 
 fn sign_csv(rows: &[String]) -> String {
