@@ -7,10 +7,11 @@
       probabilities and n_iter, plus sklearn's accuracies on a 300/300 slice of the real fingers data
       (sorted file names, raw 0..255 pixels) when DIR exists. Only accuracy numbers are stored for it.
 
-  bench_logistic.py --bench OURS_BINARY --fingers DIR [--train 2000] [--unit]
+  bench_logistic.py --bench OURS_BINARY --fingers DIR [--train 2000] [--unit] [--reps 2]
       Runs our example binary, then sklearn's LogisticRegression() on the same files (first TRAIN
       training images by sorted file name, all test images), and prints one line each and the ratio.
       --unit divides pixels by 255 (what the seed's matplotlib imread gave) instead of raw 0..255.
+      Each side fits --reps times and reports its fastest wall time (the machine is shared).
 """
 import argparse
 import json
@@ -119,8 +120,8 @@ def fixture(fingers):
     print(f"wrote {os.path.relpath(FIXTURE)} ({len(cases)} cases, fingers slice: {'fingers_slice' in out})")
 
 
-def bench(ours, root, n_train, unit):
-    args = [ours, root, str(n_train)] + (["--unit"] if unit else [])
+def bench(ours, root, n_train, unit, reps):
+    args = [ours, root, str(n_train), f"--reps={reps}"] + (["--unit"] if unit else [])
     res = subprocess.run(args, capture_output=True, text=True)
     sys.stderr.write(res.stderr)
     if res.returncode != 0:
@@ -131,14 +132,17 @@ def bench(ours, root, n_train, unit):
 
     xtr, ytr = load_fingers(os.path.join(root, "train"), n_train, unit)
     xte, yte = load_fingers(os.path.join(root, "test"), None, unit)
-    t = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        lm = LogisticRegression().fit(xtr, ytr)
-    fit = time.perf_counter() - t
+    fit, cpu = float("inf"), 0.0
+    for _ in range(max(reps, 1)):  # the machine is shared: keep the fastest of `reps` fits
+        t, c = time.perf_counter(), time.process_time()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            lm = LogisticRegression().fit(xtr, ytr)
+        if time.perf_counter() - t < fit:
+            fit, cpu = time.perf_counter() - t, time.process_time() - c
     conv = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     print(
-        f"sklearn fit={fit:.2f}s n_iter={int(lm.n_iter_[0])} converged={conv} "
+        f"sklearn fit={fit:.2f}s cpu={cpu:.2f}s n_iter={int(lm.n_iter_[0])} converged={conv} "
         f"train_acc={lm.score(xtr, ytr):.5f} test_acc={lm.score(xte, yte):.5f}",
         flush=True,
     )
@@ -153,11 +157,12 @@ def main():
     p.add_argument("--fingers", default=os.path.join(HERE, "..", "..", "shared", "datasets", "fingers"))
     p.add_argument("--train", type=int, default=2000)
     p.add_argument("--unit", action="store_true")
+    p.add_argument("--reps", type=int, default=2)
     a = p.parse_args()
     if a.fixture:
         fixture(a.fingers)
     elif a.bench:
-        bench(a.bench, a.fingers, a.train, a.unit)
+        bench(a.bench, a.fingers, a.train, a.unit, a.reps)
     else:
         p.error("give --fixture or --bench")
 

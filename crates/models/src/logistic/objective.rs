@@ -8,8 +8,22 @@
 //! gives exactly `log(1 + e^z) - y z`.
 
 use candle_core::{DType, Tensor};
+use rayon::prelude::*;
 
 use crate::error::Result;
+
+/// Row blocks `(start, len)` of `x` for one GEMM per rayon thread on the CPU: candle's GEMM keeps
+/// these skinny products (6 columns) on one core, so splitting the rows uses them all. Other devices
+/// and small inputs get one block.
+fn row_blocks(x: &Tensor) -> Result<Vec<(usize, usize)>> {
+    let (n, f) = x.dims2()?;
+    let threads = rayon::current_num_threads();
+    if !x.device().is_cpu() || threads < 2 || n * f < (1 << 20) {
+        return Ok(vec![(0, n)]);
+    }
+    let per = n.div_ceil(threads);
+    Ok((0..n).step_by(per).map(|s| (s, per.min(n - s))).collect())
+}
 
 /// One fitting problem: the data, the encoded labels and the penalty.
 pub(crate) struct Objective<'a> {
@@ -35,7 +49,17 @@ pub(crate) fn weight_rows(n_classes: usize) -> usize {
 pub(crate) fn raw_scores(x: &Tensor, coef: &[f64], intercept: &[f64], rows: usize) -> Result<Vec<f64>> {
     let f = x.dim(1)?;
     let w = Tensor::from_slice(coef, (rows, f), x.device())?.to_dtype(x.dtype())?;
-    let z = x.matmul(&w.t()?)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let wt = w.t()?;
+    let blocks = row_blocks(x)?;
+    let parts = if blocks.len() == 1 {
+        vec![x.matmul(&wt)?]
+    } else {
+        blocks
+            .par_iter()
+            .map(|&(start, len)| x.narrow(0, start, len)?.matmul(&wt))
+            .collect::<candle_core::Result<Vec<_>>>()?
+    };
+    let z = Tensor::cat(&parts, 0)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
     Ok(z.chunks_exact(rows).flat_map(|r| r.iter().zip(intercept).map(|(v, b)| v + b)).collect())
 }
 
@@ -102,7 +126,17 @@ impl Objective<'_> {
             vec![0.0; rows]
         };
         let r = Tensor::from_vec(rt, (rows, n), self.x.device())?.to_dtype(self.x.dtype())?;
-        let gw = r.matmul(self.x)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+        let blocks = row_blocks(self.x)?;
+        let gw = if blocks.len() == 1 {
+            r.matmul(self.x)?
+        } else {
+            let parts = blocks
+                .par_iter()
+                .map(|&(start, len)| r.narrow(1, start, len)?.matmul(&self.x.narrow(0, start, len)?))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            Tensor::stack(&parts, 0)?.sum(0)?
+        };
+        let gw = gw.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
         let mut grad: Vec<f64> = gw.iter().zip(coef).map(|(g, c)| g + self.l2 * c).collect();
         grad.extend(intercept_grad);
         Ok((loss, grad))
