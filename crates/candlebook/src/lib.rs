@@ -33,7 +33,13 @@ pub use candlebook_plots as plots;
 pub mod prelude {
     pub use candle_core::{DType, Device, IndexOp, Tensor, D};
 
-    pub use candlebook_data::{generated, load_image, DataError, DataRoot, LoadedImage};
+    pub use candlebook_data::{
+        cifar10, faces, fingers, generated, load_cifar_bin, load_cifar_parquet, load_fingers_dir, load_image,
+        load_image_folder, load_severstal_dir, load_sign_mnist_csv, read_npy, read_npz, rle_decode, rle_encode,
+        severstal, severstal_options, sign_mnist, train_test_split, transform, Channels, DataError, DataRoot,
+        DataSource, Dataset, Hand, HubFile, LoadOptions, LoadedImage, ResizeFilter, Severstal, Split, SteelRow,
+        TrainTestSplit,
+    };
     pub use candlebook_kernels::{
         avg_pool, canny, filter2d, gaussian_blur, image_to_tensor, max_pool, resize_area, tensor_to_image,
         Border, Canny, GaussianBlur, ImageFilters, Kernel2d, KernelError,
@@ -41,7 +47,8 @@ pub mod prelude {
     pub use candlebook_models::{
         best_device, choose_device, misclassified, Activation, ActivationLayer, AveragePooling2D, BatchNormalization,
         ConfusionMatrix, Conv2D, Dense, Dropout, Flatten, History, Input, InputShape, MaxPooling2D, ModelError, Padding,
-        Sequential,
+        Sequential, c_sweep, logistic_learning_curve, seed_c_grid, seed_learning_curve_sizes, CSweep, LearningCurvePoints,
+        LogisticRegression,
     };
     pub use candlebook_plots::{
         batch_views, feature_map_grid, image_grid, learning_curve, misclassified_grid, parameter_sweep,
