@@ -77,4 +77,26 @@ impl History {
     pub fn metric_names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(|s| s.as_str())
     }
+
+    /// The history as a polars `DataFrame`, one row per epoch: an `epoch` column (1-based, as
+    /// Keras prints epochs) and one `f64` column per metric — what `pd.DataFrame(history.history)`
+    /// gives a Keras user.
+    ///
+    /// ```
+    /// use candlebook_models::History;
+    /// let h = History::from_series([("loss", vec![0.9, 0.5]), ("accuracy", vec![0.6, 0.8])])?;
+    /// let df = h.to_dataframe()?;
+    /// assert_eq!(df.shape(), (2, 3));
+    /// assert_eq!(df.column("loss")?.f64()?.get(1), Some(0.5));
+    /// assert_eq!(df.column("epoch")?.u32()?.get(0), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_dataframe(&self) -> Result<polars::prelude::DataFrame> {
+        use polars::prelude::{Column, DataFrame};
+        let mut columns = vec![Column::new("epoch".into(), (1..=self.epochs as u32).collect::<Vec<u32>>())];
+        for (name, values) in self.names.iter().zip(&self.values) {
+            columns.push(Column::new(name.as_str().into(), values.clone()));
+        }
+        DataFrame::new(self.epochs, columns).map_err(|e| ModelError::Spec(format!("History as a DataFrame: {e}")))
+    }
 }
