@@ -243,6 +243,9 @@ pub(crate) fn decode_files(files: &[PathBuf], opts: &LoadOptions, default_channe
     let mut buf = vec![0u8; plane * (rest.len() + 1)];
     buf[..plane].copy_from_slice(&first.px);
     let progress = Progress::new(label, files.len(), opts.progress, 2000);
+    for _ in 0..=first_i {
+        progress.tick();
+    }
     let results: Vec<Result<bool>> = buf[plane..]
         .par_chunks_mut(plane)
         .zip(rest.par_iter())

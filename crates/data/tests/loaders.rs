@@ -397,4 +397,13 @@ fn generated_fallbacks_are_deterministic_and_announced() {
     assert!(c.is_generated());
     assert_eq!(c.images.dims(), &[200, 3, 32, 32]);
     assert!(a.source.to_string().starts_with("GENERATED DATA"));
+    // the classes differ the way the real ones do: more raised fingers, more bright pixels
+    let bright: Vec<f32> = (0..6u32)
+        .map(|d| {
+            let idx: Vec<u32> = a.labels_vec().unwrap().iter().enumerate().filter(|(_, &l)| l == d).map(|(i, _)| i as u32).collect();
+            let imgs = a.index_select(&idx).unwrap().images.to_dtype(DType::F32).unwrap();
+            imgs.ge(128f32).unwrap().to_dtype(DType::F32).unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap()
+        })
+        .collect();
+    assert!(bright.windows(2).all(|w| w[0] < w[1]), "{bright:?}");
 }
