@@ -34,6 +34,12 @@ enum Tape {
     Identity,
 }
 
+/// A tape entry that does not fit its layer's weights (an internal error, reported rather than
+/// panicking so a notebook keeps its variables).
+fn mismatch(l: &Layer) -> crate::error::ModelError {
+    crate::error::ModelError::Spec(format!("layer '{}': recorded forward pass does not match its weights", l.name))
+}
+
 /// The gradient through `activation` from its output `y`.
 fn activation_grad(g: &Tensor, y: &Tensor, activation: Activation) -> Result<Tensor> {
     Ok(match activation {
@@ -166,7 +172,7 @@ impl Sequential {
             let need_dx = i > 0;
             g = match tape {
                 Tape::Conv { x, y, geom, relu } => {
-                    let Params::Conv { kernel, bias } = &l.params else { unreachable!("conv tape on a conv layer") };
+                    let Params::Conv { kernel, bias } = &l.params else { return Err(mismatch(l)) };
                     let (dx, dw, db) = cpu::conv2d_grad(&geom, relu, &x, &kernel.as_tensor().detach(), &y, &g, need_dx)?;
                     if l.trainable {
                         store.insert(kernel.as_tensor(), dw);
@@ -179,7 +185,7 @@ impl Sequential {
                 }
                 Tape::Pool { x, op } => op.grad(&x, &g)?,
                 Tape::Norm { x, stats } => {
-                    let Params::Norm { gamma, beta, .. } = &l.params else { unreachable!("norm tape on a norm layer") };
+                    let Params::Norm { gamma, beta, .. } = &l.params else { return Err(mismatch(l)) };
                     let (dx, dgamma, dbeta) = cpu::batch_norm_grad(&x, &gamma.as_tensor().detach(), &g, &stats)?;
                     store.insert(gamma.as_tensor(), dgamma);
                     store.insert(beta.as_tensor(), dbeta);
@@ -189,7 +195,7 @@ impl Sequential {
                 Tape::Mask { mask } => (g * mask)?,
                 Tape::Flatten { dims: (n, c, h, w) } => g.reshape((n, h, w, c))?.permute((0, 3, 1, 2))?.contiguous()?,
                 Tape::Dense { x, y, activation } => {
-                    let Params::Dense { kernel, bias } = &l.params else { unreachable!("dense tape on a dense layer") };
+                    let Params::Dense { kernel, bias } = &l.params else { return Err(mismatch(l)) };
                     let gz = activation_grad(&g, &y, activation)?;
                     if l.trainable {
                         let mut dw = x.t()?.matmul(&gz)?;
