@@ -588,13 +588,7 @@ impl Sequential {
             (LayerSpec::AveragePooling2D { pool, strides, padding, .. }, _) => avg_pool2d_keras(x, *pool, *strides, *padding)?,
             (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
                 let shape: Vec<usize> = if x.rank() == 4 { vec![1, gamma.elem_count(), 1, 1] } else { vec![1, gamma.elem_count()] };
-                // Keras: moving = moving * momentum + batch * (1 - momentum)
-                let update = |moving: &Var, batch: &Tensor| -> Result<()> {
-                    let b = batch.flatten_all()?.detach();
-                    let new = ((moving.as_tensor() * *momentum)? + (b * (1.0 - *momentum))?)?;
-                    moving.set(&new)?;
-                    Ok(())
-                };
+                let update = |moving: &Var, batch: &Tensor| update_moving(moving, batch, *momentum);
                 if training && l.trainable && crate::cpu::applies(x) {
                     let (y, bm, bv) = crate::cpu::batch_norm_train(x, gamma.as_tensor(), beta.as_tensor(), *epsilon)?;
                     update(mean, &bm)?;
@@ -637,6 +631,13 @@ impl Sequential {
         };
         Ok(y)
     }
+}
+
+/// Keras's batch-norm moving average: `moving = moving * momentum + batch * (1 - momentum)`.
+pub(crate) fn update_moving(moving: &Var, batch: &Tensor, momentum: f64) -> Result<()> {
+    let b = batch.flatten_all()?.detach();
+    moving.set(&((moving.as_tensor() * momentum)? + (b * (1.0 - momentum))?)?)?;
+    Ok(())
 }
 
 /// Applies an activation.

@@ -10,7 +10,7 @@
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var, D};
 
-use super::{activate, Layer, Params, Sequential, SplitMix};
+use super::{activate, update_moving, Layer, Params, Sequential, SplitMix};
 use crate::cpu;
 use crate::error::Result;
 use crate::ops::{conv_geometry, max_pool_op};
@@ -94,10 +94,8 @@ impl Sequential {
             (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
                 if l.trainable {
                     let (y, bm, bv, stats) = cpu::batch_norm_train_saved(x, &det(gamma), &det(beta), *epsilon, false)?;
-                    for (moving, batch) in [(mean, &bm), (var, &bv)] {
-                        let new = ((moving.as_tensor() * *momentum)? + (batch * (1.0 - *momentum))?)?;
-                        moving.set(&new)?;
-                    }
+                    update_moving(mean, &bm, *momentum)?;
+                    update_moving(var, &bv, *momentum)?;
                     (y, Tape::Norm { x: x.contiguous()?, stats })
                 } else {
                     let c = gamma.elem_count();
