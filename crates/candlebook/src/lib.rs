@@ -45,15 +45,15 @@ pub mod prelude {
         Border, Canny, GaussianBlur, ImageFilters, Kernel2d, KernelError,
     };
     pub use candlebook_models::{
-        best_device, choose_device, misclassified, Activation, ActivationLayer, AveragePooling2D, BatchNormalization,
+        best_device, choose_device, class_indices, misclassified, Activation, ActivationLayer, AveragePooling2D, BatchNormalization,
         ConfusionMatrix, Conv2D, Dense, Dropout, Flatten, History, Input, InputShape, MaxPooling2D, ModelError, Padding,
         Sequential, c_sweep, logistic_learning_curve, seed_c_grid, seed_learning_curve_sizes, CSweep, LearningCurvePoints,
         LogisticRegression, EarlyStopping, Fit, Loss, ModelCheckpoint, Optimizer,
     };
     pub use candlebook_models::zoo;
     pub use candlebook_plots::{
-        batch_views, feature_map_grid, image_grid, learning_curve, misclassified_grid, parameter_sweep,
-        prediction_panel, probability_bars, side_by_side, stack_shared_x, BarChart, Colormap, ConfusionMatrixPlot,
+        batch_views, feature_map_grid, image_grid, learning_curve, loss_comparison, misclassified_grid, parameter_sweep,
+        prediction_panel, show_misclassified, probability_bars, side_by_side, stack_shared_x, BarChart, Colormap, ConfusionMatrixPlot,
         Figure, ImageView, LearningCurves, LineChart, Panel, PlotError,
     };
 }

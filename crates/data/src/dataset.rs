@@ -125,6 +125,36 @@ impl Dataset {
         self.extra.iter().find(|(n, _)| n == name).map(|(_, t)| t)
     }
 
+    /// The same images labelled by one of the per-sample columns instead (e.g. the fingers' `hand`
+    /// column, for a left/right classifier); the old labels become a column named `previous`.
+    ///
+    /// ```
+    /// use candle_core::{DType, Device, Tensor};
+    /// use candlebook_data::{DataSource, Dataset};
+    /// let dev = Device::Cpu;
+    /// let images = Tensor::zeros((3, 1, 2, 2), DType::U8, &dev)?;
+    /// let ds = Dataset::new(images, Tensor::new(&[0u32, 5, 3], &dev)?, (0..6).map(|d| d.to_string()).collect(), DataSource::Generated("zeros".into()))?
+    ///     .with_extra("hand", Tensor::new(&[1u32, 0, 1], &dev)?)?;
+    /// let by_hand = ds.labels_from_column("hand", &["L", "R"])?;
+    /// assert_eq!(by_hand.labels_vec()?, vec![1, 0, 1]);
+    /// assert_eq!(by_hand.class_counts()?, vec![1, 2]);
+    /// assert!(ds.labels_from_column("colour", &["a"]).is_err());
+    /// assert!(ds.labels_from_column("hand", &["only one"]).is_err());
+    /// # Ok::<(), candlebook_data::DataError>(())
+    /// ```
+    pub fn labels_from_column<S: AsRef<str>>(&self, column: &str, class_names: &[S]) -> Result<Self> {
+        let labels = self.extra(column).cloned().ok_or_else(|| {
+            let have: Vec<&str> = self.extra.iter().map(|(n, _)| n.as_str()).collect();
+            DataError::BadArgument(format!("no per-sample column named '{column}' (this dataset has {have:?})"))
+        })?;
+        let names = class_names.iter().map(|s| s.as_ref().to_string()).collect();
+        let mut out = Dataset::new(self.images.clone(), labels, names, self.source.clone())?;
+        out.extra = self.extra.iter().filter(|(n, _)| n != column).cloned().collect();
+        out.extra.push(("previous".into(), self.labels.clone()));
+        out.skipped = self.skipped.clone();
+        Ok(out)
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.labels.dims()[0]

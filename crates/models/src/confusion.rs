@@ -2,7 +2,47 @@
 
 use std::fmt;
 
+use candle_core::{DType, Tensor, D};
+
 use crate::error::{ModelError, Result};
+
+/// Class indices from a label or prediction tensor: `(N,)` integer labels (u8, u32, i64) as they
+/// are, `(N, K)` scores, probabilities or one-hot rows by their argmax (Keras's
+/// `np.argmax(y, axis=-1)`). Float `(N,)` labels must hold whole, non-negative numbers.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_models::class_indices;
+/// let probs = Tensor::new(&[[0.1f32, 0.9], [0.7, 0.3]], &Device::Cpu)?;
+/// assert_eq!(class_indices(&probs)?, vec![1, 0]);
+/// assert_eq!(class_indices(&Tensor::new(&[2i64, 0, 1], &Device::Cpu)?)?, vec![2, 0, 1]);
+/// assert!(class_indices(&Tensor::new(&[-1i64], &Device::Cpu)?).is_err());
+/// # Ok::<(), candlebook_models::ModelError>(())
+/// ```
+pub fn class_indices(labels: &Tensor) -> Result<Vec<usize>> {
+    match labels.rank() {
+        1 => {}
+        2 => return Ok(labels.argmax(D::Minus1)?.to_vec1::<u32>()?.into_iter().map(|v| v as usize).collect()),
+        _ => {
+            return Err(ModelError::Shape(format!(
+                "class labels must be (N,) indices or (N, K) scores, got shape {:?}",
+                labels.dims()
+            )))
+        }
+    }
+    let values = labels.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if v >= 0.0 && v.fract() == 0.0 && v.is_finite() {
+                Ok(v as usize)
+            } else {
+                Err(ModelError::Shape(format!("label {v} at position {i} is not a class index (a whole number >= 0)")))
+            }
+        })
+        .collect()
+}
 
 /// Counts of (true class, predicted class) pairs, as `sklearn.metrics.confusion_matrix`: row = true
 /// class, column = predicted class.
@@ -46,6 +86,23 @@ impl ConfusionMatrix {
         }
         let class_names = (0..n_classes).map(|i| i.to_string()).collect();
         Ok(Self { n: n_classes, counts, class_names })
+    }
+
+    /// The matrix of two label tensors, each `(N,)` class indices or `(N, K)` scores / one-hot rows
+    /// (see [`class_indices`]).
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::ConfusionMatrix;
+    /// let dev = Device::Cpu;
+    /// let truth = Tensor::new(&[0u32, 1, 1], &dev)?;
+    /// let probs = Tensor::new(&[[0.8f32, 0.2], [0.4, 0.6], [0.9, 0.1]], &dev)?;
+    /// let cm = ConfusionMatrix::from_tensors(&truth, &probs, 2)?;
+    /// assert_eq!(cm.count(1, 0), 1);
+    /// # Ok::<(), candlebook_models::ModelError>(())
+    /// ```
+    pub fn from_tensors(y_true: &Tensor, y_pred: &Tensor, n_classes: usize) -> Result<Self> {
+        Self::from_labels(&class_indices(y_true)?, &class_indices(y_pred)?, n_classes)
     }
 
     /// Names the classes (one per class) for printing and plotting.

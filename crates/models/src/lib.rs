@@ -31,7 +31,7 @@ mod spec;
 mod summary;
 pub mod zoo;
 
-pub use confusion::{misclassified, ConfusionMatrix};
+pub use confusion::{class_indices, misclassified, ConfusionMatrix};
 pub use device::{best_device, choose_device, DeviceChoice};
 pub use error::{ModelError, Result};
 pub use fit::{Compiled, EarlyStopping, Fit, Mode, ModelCheckpoint, Validation};

@@ -163,6 +163,26 @@ pub enum Loss {
 const EPSILON: f64 = 1e-7;
 
 impl Loss {
+    /// `loss='categorical_crossentropy'`: one-hot targets, probabilities out.
+    ///
+    /// ```
+    /// use candlebook_models::Loss;
+    /// assert_eq!(Loss::categorical_crossentropy(), Loss::CategoricalCrossentropy { from_logits: false });
+    /// ```
+    pub fn categorical_crossentropy() -> Self {
+        Loss::CategoricalCrossentropy { from_logits: false }
+    }
+
+    /// `loss='sparse_categorical_crossentropy'`: integer targets, probabilities out.
+    pub fn sparse_categorical_crossentropy() -> Self {
+        Loss::SparseCategoricalCrossentropy { from_logits: false }
+    }
+
+    /// `loss='binary_crossentropy'`: 0/1 targets, probabilities out.
+    pub fn binary_crossentropy() -> Self {
+        Loss::BinaryCrossentropy { from_logits: false }
+    }
+
     /// The loss as Keras's TensorFlow backend computes it for a model output: when the output came
     /// from a softmax (for the categorical losses) or a sigmoid (for binary cross-entropy) and
     /// `from_logits` is false, Keras uses the logits behind it instead of the clipped

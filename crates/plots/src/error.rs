@@ -38,6 +38,9 @@ pub enum PlotError {
     /// PNG encoding failed.
     #[error("PNG encoding failed: {0}")]
     Encode(#[from] image::ImageError),
+    /// Labels or predictions that are not class indices (from the models crate).
+    #[error(transparent)]
+    Labels(#[from] candlebook_models::ModelError),
     /// An error from candle while reading a tensor.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

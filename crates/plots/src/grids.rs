@@ -132,6 +132,44 @@ pub fn misclassified_grid<S: AsRef<str>>(
     Ok(fig)
 }
 
+/// The fingers notebook's `show_errors`: prints how many of the images are misclassified, then shows
+/// up to `max` of them (8 per row) titled `Predicted: … / Actual: …`, inline (evcxr's display
+/// protocol on standard output). `actual` and `predicted` are label tensors: `(N,)` class
+/// indices or `(N, K)` probabilities / one-hot rows. Returns the number misclassified; none is not
+/// an error (it prints that there are none).
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// let dev = Device::Cpu;
+/// let images = Tensor::zeros((3, 1, 8, 8), DType::U8, &dev)?;
+/// let actual = Tensor::new(&[0u32, 1, 2], &dev)?;
+/// let probs = Tensor::new(&[[0.9f32, 0.05, 0.05], [0.1, 0.2, 0.7], [0.0, 0.0, 1.0]], &dev)?;
+/// assert_eq!(candlebook_plots::show_misclassified(&images, &actual, &probs, &["0", "1", "2"], 10)?, 1);
+/// assert_eq!(candlebook_plots::show_misclassified(&images, &actual, &actual, &["0", "1", "2"], 10)?, 0);
+/// # Ok::<(), candlebook_plots::PlotError>(())
+/// ```
+pub fn show_misclassified<S: AsRef<str>>(
+    images: &Tensor,
+    actual: &Tensor,
+    predicted: &Tensor,
+    class_names: &[S],
+    max: usize,
+) -> Result<usize> {
+    let actual = candlebook_models::class_indices(actual)?;
+    let predicted = candlebook_models::class_indices(predicted)?;
+    let wrong = candlebook_models::misclassified(&actual, &predicted)?.len();
+    let n = actual.len();
+    if wrong == 0 {
+        println!("no misclassified images (all {n} right)");
+        return Ok(0);
+    }
+    let fig = misclassified_grid(images, &actual, &predicted, class_names, max, 8)?;
+    let shown = if wrong > max { format!(", the first {max} shown") } else { String::new() };
+    println!("{wrong} of {n} images misclassified{shown}");
+    fig.evcxr_display();
+    Ok(wrong)
+}
+
 /// The seed's probability figure: for each chosen example, the image with the caption
 /// `"<predicted> <confidence>% (<true>)"` (blue when right, red when wrong) above its probability bars
 /// (predicted class red, true class blue). `probabilities` is `(N, K)`.

@@ -146,3 +146,38 @@ pub fn stack_shared_x(charts: Vec<LineChart>, xlabel: &str) -> Result<Figure> {
     }
     Ok(fig)
 }
+
+/// Colours of [`loss_comparison`]'s rows, after the seed's `c='b'`, `'black'`, `'y'`, `'g'`.
+const COMPARISON_COLOURS: [[u8; 3]; 4] = [[0, 0, 255], [0, 0, 0], [191, 191, 0], [0, 128, 0]];
+
+/// The training loss of several models, one row each, sharing the epoch axis (the fingers
+/// notebook's comparison of its networks): each row's legend names the model, `ylim` (the seed
+/// uses `(-0.01, 0.1)`) applies to every row.
+///
+/// ```
+/// use candlebook_models::History;
+/// let a = History::from_series([("loss", vec![0.2, 0.01, 0.001])]).unwrap();
+/// let b = History::from_series([("loss", vec![0.3, 0.05, 0.08, 0.02])]).unwrap();
+/// let fig = candlebook_plots::loss_comparison(&[("CNNModel", &a), ("NNModel", &b)], Some((-0.01, 0.1))).unwrap();
+/// assert_eq!(fig.grid_shape(), (2, 1));
+/// let none = History::from_series([("accuracy", vec![0.5])]).unwrap();
+/// assert!(candlebook_plots::loss_comparison(&[("x", &none)], None).is_err());
+/// ```
+pub fn loss_comparison<S: AsRef<str>>(runs: &[(S, &History)], ylim: Option<(f64, f64)>) -> Result<Figure> {
+    let mut charts = Vec::with_capacity(runs.len());
+    for (i, (name, history)) in runs.iter().enumerate() {
+        let loss = history.get("loss").ok_or_else(|| {
+            PlotError::Empty(format!("the history of '{}' has no 'loss' series", name.as_ref()))
+        })?;
+        let epochs: Vec<f64> = (1..=loss.len()).map(|e| e as f64).collect();
+        let mut chart = LineChart::new()
+            .series(name.as_ref(), &epochs, loss)?
+            .colors(&[COMPARISON_COLOURS[i % COMPARISON_COLOURS.len()]])
+            .ylabel("Loss");
+        if let Some((lo, hi)) = ylim {
+            chart = chart.ylim(Some(lo), Some(hi));
+        }
+        charts.push(chart);
+    }
+    stack_shared_x(charts, "Epochs")
+}

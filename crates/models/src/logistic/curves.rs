@@ -10,7 +10,7 @@ use super::LogisticRegression;
 use crate::error::{ModelError, Result};
 
 /// Train and test accuracy per training-set size, from [`logistic_learning_curve`].
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct LearningCurvePoints {
     /// Training-set sizes (the first `size` rows of the training data).
     pub sizes: Vec<usize>,
@@ -20,6 +20,9 @@ pub struct LearningCurvePoints {
     pub test_acc: Vec<f64>,
     /// L-BFGS iterations per fit.
     pub n_iter: Vec<usize>,
+    /// The model fitted on the last size given (the seed's function returns it too, and the notebook
+    /// goes on with its predictions).
+    pub last_model: Option<LogisticRegression>,
 }
 
 impl LearningCurvePoints {
@@ -87,6 +90,7 @@ pub fn seed_c_grid() -> Vec<f64> {
 /// let curve = logistic_learning_curve(&x, &y, &x, &y, &[10, 20], &LogisticRegression::new())?;
 /// assert_eq!(curve.sizes, vec![10, 20]);
 /// assert_eq!(curve.test_acc.len(), 2);
+/// assert_eq!(curve.last_model.as_ref().map(|m| m.n_iter()), curve.n_iter.last().copied());
 /// assert!(logistic_learning_curve(&x, &y, &x, &y, &[30], &LogisticRegression::new()).is_err());
 /// # Ok::<(), candlebook_models::ModelError>(())
 /// ```
@@ -120,6 +124,7 @@ pub fn logistic_learning_curve(
         out.train_acc.push(train);
         out.test_acc.push(test);
         out.n_iter.push(lm.n_iter());
+        out.last_model = Some(lm);
     }
     Ok(out)
 }

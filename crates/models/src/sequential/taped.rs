@@ -166,8 +166,14 @@ impl Sequential {
             Some(g) => g.clone(),
             None => return Err(crate::error::ModelError::Spec("the loss does not depend on the model output".into())),
         };
+        // Layers below the first trainable one (a frozen base in transfer learning) need no
+        // gradient at all: the backward pass stops there.
+        let first_trainable = self.layers.iter().position(|l| l.trainable).unwrap_or(n_layers);
         for (i, (l, tape)) in self.layers.iter().zip(tapes).enumerate().rev() {
-            let need_dx = i > 0;
+            if i < first_trainable {
+                break;
+            }
+            let need_dx = i > first_trainable;
             g = match tape {
                 Tape::Conv { x, y, geom, relu } => {
                     let Params::Conv { kernel, bias } = &l.params else { return Err(mismatch(l)) };
