@@ -92,8 +92,12 @@ impl OptimizerState {
         let t = (self.iterations + 1) as f32;
         for var in vars {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
-            let w = var.as_tensor();
-            let id = w.id();
+            // Gradients can carry the op graph of the step that made them; the slots below are
+            // built from them, so without detaching, every step's slot would keep the previous
+            // step's tensors alive (a leak of several weight-sized tensors per step).
+            let g = &g.detach();
+            let id = var.as_tensor().id();
+            let w = &var.as_tensor().detach();
             if !self.slots.contains_key(&id) {
                 let second = matches!(self.config, Optimizer::Adam { .. }).then(|| w.zeros_like()).transpose()?;
                 self.slots.insert(id, (w.zeros_like()?, second));
@@ -257,5 +261,41 @@ fn log_probs(output: &Tensor, from_logits: bool) -> Result<Tensor> {
     } else {
         let p = output.broadcast_div(&output.sum_keepdim(D::Minus1)?)?;
         Ok(p.clamp(EPSILON as f32, (1.0 - EPSILON) as f32)?.log()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// The optimiser's state must neither grow with the number of steps (one slot per variable)
+    /// nor hold on to the op graph of earlier steps: either one leaks memory in every step (a
+    /// notebook that trained a dense net on 16,384 inputs ran out of 24 GB).
+    #[test]
+    fn state_stays_one_detached_slot_per_variable() -> Result<()> {
+        let dev = Device::Cpu;
+        let w = Var::from_tensor(&Tensor::new(&[[0.5f32, -0.25], [0.1, 0.2]], &dev)?)?;
+        let b = Var::from_tensor(&Tensor::new(&[0.0f32, 0.1], &dev)?)?;
+        let x = Tensor::new(&[[1.0f32, 2.0], [3.0, -1.0]], &dev)?;
+        for config in [Optimizer::adam(), Optimizer::rmsprop(), Optimizer::Sgd { learning_rate: 0.1, momentum: 0.9 }] {
+            let mut state = OptimizerState::new(config);
+            for _ in 0..5 {
+                let loss = x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?.sqr()?.sum_all()?;
+                let mut grads = loss.backward()?;
+                // A gradient that still carries an op graph (as the taped step's can).
+                let tracked = (grads.get(w.as_tensor()).cloned().ok_or(ModelError::Spec("no grad".into()))? + (w.as_tensor() * 0.0)?)?;
+                assert!(tracked.track_op());
+                grads.insert(w.as_tensor(), tracked);
+                state.step(&[w.clone(), b.clone()], &grads)?;
+            }
+            assert_eq!(state.slots.len(), 2, "{config:?}");
+            for (m, v) in state.slots.values() {
+                assert!(!m.track_op(), "{config:?}: a slot keeps an op graph");
+                assert!(v.as_ref().is_none_or(|v| !v.track_op()), "{config:?}: a second moment keeps an op graph");
+            }
+            assert_eq!(state.iterations(), 5);
+        }
+        Ok(())
     }
 }
