@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, TensorId, Var, D};
+use candle_core::{DType, Tensor, TensorId, Var, D};
 
 use crate::error::{ModelError, Result};
 
@@ -68,12 +68,14 @@ pub struct OptimizerState {
     config: Optimizer,
     iterations: u64,
     slots: HashMap<TensorId, (Tensor, Option<Tensor>)>,
+    /// Adam's moments for CPU f32 variables, updated by the fused in-place kernel.
+    cpu_adam: HashMap<TensorId, crate::cpu::AdamMoments>,
 }
 
 impl OptimizerState {
     /// Fresh state for this optimiser.
     pub fn new(config: Optimizer) -> Self {
-        Self { config, iterations: 0, slots: HashMap::new() }
+        Self { config, iterations: 0, slots: HashMap::new(), cpu_adam: HashMap::new() }
     }
 
     /// The optimiser's settings.
@@ -97,6 +99,20 @@ impl OptimizerState {
             // step's tensors alive (a leak of several weight-sized tensors per step).
             let g = &g.detach();
             let id = var.as_tensor().id();
+            if let Optimizer::Adam { learning_rate: lr, beta_1: b1, beta_2: b2, epsilon: eps } = self.config {
+                let w = var.as_tensor();
+                if w.device().is_cpu() && w.dtype() == DType::F32 && w.is_contiguous() && g.dtype() == DType::F32 && !self.slots.contains_key(&id) {
+                    let moments = self.cpu_adam.entry(id).or_insert_with(|| crate::cpu::AdamMoments::zeros(w.elem_count()));
+                    let step = crate::cpu::AdamStep {
+                        one_minus_b1: 1.0 - b1,
+                        one_minus_b2: 1.0 - b2,
+                        alpha: lr * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t)),
+                        eps,
+                    };
+                    crate::cpu::adam_in_place(w, g, moments, step)?;
+                    continue;
+                }
+            }
             let w = &var.as_tensor().detach();
             if !self.slots.contains_key(&id) {
                 let second = matches!(self.config, Optimizer::Adam { .. }).then(|| w.zeros_like()).transpose()?;
@@ -279,6 +295,7 @@ mod tests {
         let b = Var::from_tensor(&Tensor::new(&[0.0f32, 0.1], &dev)?)?;
         let x = Tensor::new(&[[1.0f32, 2.0], [3.0, -1.0]], &dev)?;
         for config in [Optimizer::adam(), Optimizer::rmsprop(), Optimizer::Sgd { learning_rate: 0.1, momentum: 0.9 }] {
+            // (Adam on CPU f32 variables keeps its moments in plain vectors: nothing to leak.)
             let mut state = OptimizerState::new(config);
             for _ in 0..5 {
                 let loss = x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?.sqr()?.sum_all()?;
@@ -289,7 +306,7 @@ mod tests {
                 grads.insert(w.as_tensor(), tracked);
                 state.step(&[w.clone(), b.clone()], &grads)?;
             }
-            assert_eq!(state.slots.len(), 2, "{config:?}");
+            assert_eq!(state.slots.len() + state.cpu_adam.len(), 2, "{config:?}");
             for (m, v) in state.slots.values() {
                 assert!(!m.track_op(), "{config:?}: a slot keeps an op graph");
                 assert!(v.as_ref().is_none_or(|v| !v.track_op()), "{config:?}: a second moment keeps an op graph");

@@ -519,6 +519,9 @@ impl Sequential {
         loss: &crate::optim::Loss,
         optimizer: &mut crate::optim::OptimizerState,
     ) -> Result<(f32, Tensor)> {
+        if self.device.is_cpu() {
+            crate::cpu::flush_denormals();
+        }
         if self.tape_supported() {
             return self.taped_step(x, y, loss, optimizer);
         }
