@@ -485,7 +485,7 @@ impl Sequential {
         let mut h = x.to_dtype(DType::F32)?;
         let mut out = Vec::with_capacity(self.layers.len());
         for l in &self.layers {
-            h = self.forward_layer(l, &h, false)?;
+            h = self.forward_layer(l, &h, false)?.detach();
             out.push((l.name.clone(), h.clone()));
         }
         Ok(out)
@@ -557,14 +557,17 @@ impl Sequential {
         if batch_size == 0 {
             return Err(ModelError::Spec("batch size must be positive".into()));
         }
+        // Each batch's output is detached: through the weights (candle variables) it would keep
+        // its whole op graph, every activation of the batch, alive until the last batch is done
+        // (a loaded CNN needed 2.9 GB to predict 640 fingers images, and 22 GB for 3,600).
         if n <= batch_size {
-            return self.forward(x, false);
+            return Ok(self.forward(x, false)?.detach());
         }
         let mut parts = Vec::new();
         let mut start = 0;
         while start < n {
             let len = batch_size.min(n - start);
-            parts.push(self.forward(&x.narrow(0, start, len)?, false)?);
+            parts.push(self.forward(&x.narrow(0, start, len)?, false)?.detach());
             start += len;
         }
         Ok(Tensor::cat(&parts, 0)?)
