@@ -45,90 +45,9 @@ pub(crate) fn weight_rows(n_classes: usize) -> usize {
     }
 }
 
-/// Runs `f` on the rows of `x` when it is a contiguous f32 tensor on the CPU.
-fn with_host_f32<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
-    if !x.device().is_cpu() || x.dtype() != DType::F32 {
-        return None;
-    }
-    let (storage, layout) = x.storage_and_layout();
-    let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(all)) = &*storage else { return None };
-    let (start, end) = layout.contiguous_offsets()?;
-    Some(f(&all[start..end]))
-}
-
-/// `a · b` with f32 inputs, products and sum in f64 (eight independent lanes, so it vectorises).
-fn dot_f64(a: &[f32], b: &[f64]) -> f64 {
-    let mut lanes = [0.0f64; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, w) in ca.zip(cb) {
-        for l in 0..8 {
-            lanes[l] += x[l] as f64 * w[l];
-        }
-    }
-    let mut sum: f64 = lanes.iter().sum();
-    for (x, w) in ra.iter().zip(rb) {
-        sum += *x as f64 * w;
-    }
-    sum
-}
-
-/// `x W^T` on the host: one streaming pass over `x` (the weights stay in cache), in f64 like
-/// sklearn. candle's GEMM packs these skinny products and reads `x` about twice as often; the
-/// logistic-regression fits are bound by that memory traffic.
-fn scores_host(x: &[f32], f: usize, coef: &[f64], rows: usize) -> Vec<f64> {
-    let n = x.len() / f.max(1);
-    let mut z = vec![0.0f64; n * rows];
-    z.par_chunks_mut(rows).zip(x.par_chunks(f)).for_each(|(zi, xi)| {
-        for (r, out) in zi.iter_mut().enumerate() {
-            *out = dot_f64(xi, &coef[r * f..(r + 1) * f]);
-        }
-    });
-    z
-}
-
-/// `R x` on the host for `rt` = `R` row-major `(rows, n)`: each block of rows of `x` is read once
-/// and adds into its own `(rows, f)` partial sum; the partials are added in block order, so the
-/// result does not depend on scheduling.
-fn residual_product_host(x: &[f32], f: usize, rt: &[f64], rows: usize) -> Vec<f64> {
-    let n = x.len() / f.max(1);
-    let blocks = (rayon::current_num_threads() * 4).clamp(1, n.max(1));
-    let per = n.div_ceil(blocks).max(1);
-    let starts: Vec<usize> = (0..n).step_by(per).collect();
-    let partials: Vec<Vec<f64>> = starts
-        .par_iter()
-        .map(|&start| {
-            let mut g = vec![0.0f64; rows * f];
-            for i in start..(start + per).min(n) {
-                let xi = &x[i * f..(i + 1) * f];
-                for r in 0..rows {
-                    let c = rt[r * n + i];
-                    if c == 0.0 {
-                        continue;
-                    }
-                    for (gj, xj) in g[r * f..(r + 1) * f].iter_mut().zip(xi) {
-                        *gj += c * *xj as f64;
-                    }
-                }
-            }
-            g
-        })
-        .collect();
-    let mut total = vec![0.0f64; rows * f];
-    for p in &partials {
-        for (t, v) in total.iter_mut().zip(p) {
-            *t += v;
-        }
-    }
-    total
-}
-
 /// `x W^T + b` for `rows` weight rows `coef` (row-major `rows x f`), as host f64 `(n, rows)`.
 pub(crate) fn raw_scores(x: &Tensor, coef: &[f64], intercept: &[f64], rows: usize) -> Result<Vec<f64>> {
     let f = x.dim(1)?;
-    if let Some(z) = with_host_f32(x, |xs| scores_host(xs, f, coef, rows)) {
-        return Ok(z.chunks_exact(rows).flat_map(|r| r.iter().zip(intercept).map(|(v, b)| v + b)).collect());
-    }
     let w = Tensor::from_slice(coef, (rows, f), x.device())?.to_dtype(x.dtype())?;
     let wt = w.t()?;
     let blocks = row_blocks(x)?;
@@ -206,11 +125,6 @@ impl Objective<'_> {
         } else {
             vec![0.0; rows]
         };
-        if let Some(gw) = with_host_f32(self.x, |xs| residual_product_host(xs, f, &rt, rows)) {
-            let mut grad: Vec<f64> = gw.iter().zip(coef).map(|(g, c)| g + self.l2 * c).collect();
-            grad.extend(intercept_grad);
-            return Ok((loss, grad));
-        }
         let r = Tensor::from_vec(rt, (rows, n), self.x.device())?.to_dtype(self.x.dtype())?;
         let blocks = row_blocks(self.x)?;
         let gw = if blocks.len() == 1 {
