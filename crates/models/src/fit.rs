@@ -289,9 +289,6 @@ impl Sequential {
     /// again continues training (the optimiser keeps its state). A NaN/inf loss stops training with
     /// an error naming the epoch and batch.
     pub fn fit(&mut self, x: &Tensor, y: &Tensor, opts: Fit) -> Result<History> {
-        if self.device().is_cpu() {
-            crate::cpu::flush_denormals();
-        }
         let n_all = x.dim(0)?;
         if y.dim(0)? != n_all {
             return Err(ModelError::LengthMismatch { what: "examples vs targets".into(), left: n_all, right: y.dim(0)? });
