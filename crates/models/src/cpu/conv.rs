@@ -4,13 +4,14 @@
 //! scalar `conv_transpose2d` and whole-batch copies.
 //!
 //! Layouts: input `(N, Cin, H, W)`, kernel `(Cout, Cin, kh, kw)`, bias `(Cout)`, output
-//! `(N, Cout, oh, ow)`, all f32 and contiguous; TensorFlow's asymmetric `same` padding is done
-//! inside im2col (no padded copy of the input).
+//! `(N, Cout, oh, ow)`, all f32 and contiguous. Each image is first rewritten once into padded
+//! stride phases ([`to_phases`]), which turns TensorFlow's asymmetric `same` padding and any stride
+//! into plain contiguous copies in im2col.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_f32, gemm_f32, Mat, MatMut};
+use super::{contiguous_f32, gemm_f32, sum_f32, Mat, MatMut};
 
 /// Shapes of one convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,88 +47,97 @@ impl ConvGeometry {
     }
 }
 
-/// The outputs `o` in `0..run` whose input column `base + o * s` lies in `0..w`, as `lo..hi`.
-#[inline]
-fn valid_run(base: isize, s: usize, run: usize, w: isize) -> (usize, usize) {
-    let s = s as isize;
-    let lo = if base >= 0 { 0 } else { (-base + s - 1) / s };
-    let hi = if base >= w { 0 } else { (w - base + s - 1) / s };
-    let (lo, hi) = (lo.min(run as isize) as usize, hi.min(run as isize) as usize);
-    (lo, hi.max(lo))
+impl ConvGeometry {
+    /// Width of one phase row of [`to_phases`]: enough for every output column and kernel column.
+    fn phase_width(&self) -> usize {
+        self.ow + (self.kw - 1) / self.stride
+    }
+    fn phases_len(&self) -> usize {
+        self.cin * self.h * self.stride * self.phase_width()
+    }
 }
 
-/// Fills `col` (K × len, row-major) with the receptive fields of output pixels `p0..p0+len` of one image.
-fn im2col(g: &ConvGeometry, img: &[f32], p0: usize, len: usize, col: &mut [f32]) {
-    let (h, w, s) = (g.h as isize, g.w as isize, g.stride);
+/// Splits every input row of one image into its `stride` phases, with the horizontal padding
+/// written out as zeros: `phases[c][iy][r][j]` is padded column `j * stride + r`. A strided
+/// receptive-field row (output columns `0..ow`, kernel column `kx`) is then the contiguous run
+/// `phases[c][iy][kx % stride][kx / stride..][..ow]`, so im2col only copies runs.
+fn to_phases(g: &ConvGeometry, img: &[f32], phases: &mut [f32]) {
+    let (s, jw) = (g.stride, g.phase_width());
+    for (row, dst) in img.chunks_exact(g.w).zip(phases.chunks_exact_mut(s * jw)) {
+        if s == 1 {
+            let (lo, hi) = (g.pad_left.min(jw), (g.pad_left + g.w).min(jw));
+            dst[..lo].fill(0.0);
+            dst[lo..hi].copy_from_slice(&row[..hi - lo]);
+            dst[hi..].fill(0.0);
+            continue;
+        }
+        for (r, phase) in dst.chunks_exact_mut(jw).enumerate() {
+            for (j, v) in phase.iter_mut().enumerate() {
+                let ix = (j * s + r).wrapping_sub(g.pad_left);
+                *v = if ix < g.w { row[ix] } else { 0.0 };
+            }
+        }
+    }
+}
+
+/// The transpose of [`to_phases`]: adds the phase gradients of the real (unpadded) cells to the image gradient.
+fn from_phases(g: &ConvGeometry, phases: &[f32], img: &mut [f32]) {
+    let (s, jw) = (g.stride, g.phase_width());
+    for (row, src) in img.chunks_exact_mut(g.w).zip(phases.chunks_exact(s * jw)) {
+        if s == 1 {
+            let lo = g.pad_left.min(jw);
+            let hi = (g.pad_left + g.w).min(jw);
+            row[..hi - lo].iter_mut().zip(&src[lo..hi]).for_each(|(d, v)| *d += *v);
+            continue;
+        }
+        for (ix, d) in row.iter_mut().enumerate() {
+            let xp = ix + g.pad_left;
+            if let Some(v) = src.get((xp % s) * jw + xp / s).filter(|_| xp / s < jw) {
+                *d += *v;
+            }
+        }
+    }
+}
+
+/// The input row that kernel row `ky` of output row `oy` reads, if it is not padding.
+#[inline]
+fn input_row(g: &ConvGeometry, oy: usize, ky: usize) -> Option<usize> {
+    (oy * g.stride + ky).checked_sub(g.pad_top).filter(|&iy| iy < g.h)
+}
+
+/// Fills `col` (K × len, row-major) with the receptive fields of output pixels `p0..p0+len`
+/// (whole output rows) of one image given as [`to_phases`].
+fn im2col(g: &ConvGeometry, phases: &[f32], p0: usize, len: usize, col: &mut [f32]) {
+    let (s, jw, ow) = (g.stride, g.phase_width(), g.ow);
+    let (oy0, rows) = (p0 / ow, len / ow);
     for c in 0..g.cin {
-        let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ky in 0..g.kh {
             for kx in 0..g.kw {
                 let row = &mut col[((c * g.kh + ky) * g.kw + kx) * len..][..len];
-                let mut j = 0;
-                while j < len {
-                    let p = p0 + j;
-                    let (oy, ox0) = (p / g.ow, p % g.ow);
-                    let run = (g.ow - ox0).min(len - j);
-                    let out = &mut row[j..j + run];
-                    let iy = (oy * s + ky) as isize - g.pad_top as isize;
-                    if iy < 0 || iy >= h {
-                        out.fill(0.0);
-                    } else {
-                        let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                        let base = (ox0 * s + kx) as isize - g.pad_left as isize;
-                        let (lo, hi) = valid_run(base, s, run, w);
-                        out[..lo].fill(0.0);
-                        out[hi..].fill(0.0);
-                        if lo < hi {
-                            let first = (base + (lo * s) as isize) as usize;
-                            if s == 1 {
-                                out[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
-                            } else {
-                                for (v, x) in out[lo..hi].iter_mut().zip(src[first..].iter().step_by(s)) {
-                                    *v = *x;
-                                }
-                            }
-                        }
+                for (t, out) in row.chunks_exact_mut(ow).enumerate().take(rows) {
+                    match input_row(g, oy0 + t, ky) {
+                        None => out.fill(0.0),
+                        Some(iy) => out.copy_from_slice(&phases[((c * g.h + iy) * s + kx % s) * jw + kx / s..][..ow]),
                     }
-                    j += run;
                 }
             }
         }
     }
 }
 
-/// Adds `col` (K × len) back onto the image gradient: the transpose of [`im2col`].
-fn col2im(g: &ConvGeometry, col: &[f32], p0: usize, len: usize, img: &mut [f32]) {
-    let (h, w, s) = (g.h as isize, g.w as isize, g.stride);
+/// Adds `col` (K × len) back onto the phase gradient of one image: the transpose of [`im2col`].
+fn col2im(g: &ConvGeometry, col: &[f32], p0: usize, len: usize, phases: &mut [f32]) {
+    let (s, jw, ow) = (g.stride, g.phase_width(), g.ow);
+    let (oy0, rows) = (p0 / ow, len / ow);
     for c in 0..g.cin {
-        let plane = &mut img[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ky in 0..g.kh {
             for kx in 0..g.kw {
                 let row = &col[((c * g.kh + ky) * g.kw + kx) * len..][..len];
-                let mut j = 0;
-                while j < len {
-                    let p = p0 + j;
-                    let (oy, ox0) = (p / g.ow, p % g.ow);
-                    let run = (g.ow - ox0).min(len - j);
-                    let iy = (oy * s + ky) as isize - g.pad_top as isize;
-                    if iy >= 0 && iy < h {
-                        let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                        let base = (ox0 * s + kx) as isize - g.pad_left as isize;
-                        let (lo, hi) = valid_run(base, s, run, w);
-                        if lo < hi {
-                            let first = (base + (lo * s) as isize) as usize;
-                            let src = &row[j + lo..j + hi];
-                            if s == 1 {
-                                dst[first..first + hi - lo].iter_mut().zip(src).for_each(|(d, v)| *d += *v);
-                            } else {
-                                for (d, v) in dst[first..].iter_mut().step_by(s).zip(src) {
-                                    *d += *v;
-                                }
-                            }
-                        }
+                for (t, src) in row.chunks_exact(ow).enumerate().take(rows) {
+                    if let Some(iy) = input_row(g, oy0 + t, ky) {
+                        let dst = &mut phases[((c * g.h + iy) * s + kx % s) * jw + kx / s..][..ow];
+                        dst.iter_mut().zip(src).for_each(|(d, v)| *d += *v);
                     }
-                    j += run;
                 }
             }
         }
@@ -151,13 +161,13 @@ impl CustomOp3 for Conv2dForward {
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
         let mut y = vec![0f32; g.n * g.cout * p];
         y.par_chunks_mut(g.cout * p).enumerate().for_each_init(
-            || vec![0f32; k * pb],
-            |col, (i, yi)| {
-                let img = &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w];
+            || (vec![0f32; k * pb], vec![0f32; g.phases_len()]),
+            |(col, phases), (i, yi)| {
+                to_phases(&g, &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w], phases);
                 let mut p0 = 0;
                 while p0 < p {
                     let len = pb.min(p - p0);
-                    im2col(&g, img, p0, len, col);
+                    im2col(&g, phases, p0, len, col);
                     let dst = MatMut { ptr: yi[p0..].as_mut_ptr(), rs: p as isize, cs: 1 };
                     gemm_f32(g.cout, len, k, dst, false, Mat::of(w, k as isize, 1), Mat::of(col, len as isize, 1));
                     for (co, &bias) in b.iter().enumerate() {
@@ -236,18 +246,20 @@ impl CustomOp2 for Conv2dInputGrad {
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
         let mut dx = vec![0f32; g.n * g.cin * g.h * g.w];
         dx.par_chunks_mut(g.cin * g.h * g.w).enumerate().for_each_init(
-            || vec![0f32; k * pb],
-            |dcol, (i, dxi)| {
+            || (vec![0f32; k * pb], vec![0f32; g.phases_len()]),
+            |(dcol, dphases), (i, dxi)| {
                 let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
+                dphases.fill(0.0);
                 let mut p0 = 0;
                 while p0 < p {
                     let len = pb.min(p - p0);
                     let dst = MatMut { ptr: dcol.as_mut_ptr(), rs: len as isize, cs: 1 };
                     // wᵀ: (K × Cout) read from the (Cout × K) kernel with swapped strides
                     gemm_f32(k, len, g.cout, dst, false, Mat::of(w, 1, k as isize), Mat::of(&dyi[p0..], p as isize, 1));
-                    col2im(&g, dcol, p0, len, dxi);
+                    col2im(&g, dcol, p0, len, dphases);
                     p0 += len;
                 }
+                from_phases(&g, dphases, dxi);
             },
         );
         Ok((CpuStorage::F32(dx), Shape::from((g.n, g.cin, g.h, g.w))))
@@ -274,20 +286,21 @@ impl CustomOp2 for Conv2dWeightGrad {
             .map(|t| {
                 let mut acc = vec![0f32; g.cout * (k + 1)];
                 let mut col = vec![0f32; k * pb];
+                let mut phases = vec![0f32; g.phases_len()];
                 for i in t * per..((t + 1) * per).min(g.n) {
-                    let img = &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w];
+                    to_phases(&g, &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w], &mut phases);
                     let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
                     let mut p0 = 0;
                     while p0 < p {
                         let len = pb.min(p - p0);
-                        im2col(&g, img, p0, len, &mut col);
+                        im2col(&g, &phases, p0, len, &mut col);
                         let dst = MatMut { ptr: acc.as_mut_ptr(), rs: (k + 1) as isize, cs: 1 };
                         // colᵀ: (len × K) read from the (K × len) block with swapped strides
                         gemm_f32(g.cout, k, len, dst, true, Mat::of(&dyi[p0..], p as isize, 1), Mat::of(&col, 1, len as isize));
                         p0 += len;
                     }
                     for co in 0..g.cout {
-                        acc[co * (k + 1) + k] += dyi[co * p..(co + 1) * p].iter().sum::<f32>();
+                        acc[co * (k + 1) + k] += sum_f32(&dyi[co * p..(co + 1) * p]);
                     }
                 }
                 acc

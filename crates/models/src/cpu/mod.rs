@@ -82,6 +82,69 @@ pub(crate) fn gemm_f32(m: usize, n: usize, k: usize, dst: MatMut, accumulate: bo
     }
 }
 
+/// Lanes of the vectorised reductions below: f64 sums over f32 data are exact enough for batch
+/// statistics, and independent lanes let the compiler use SIMD (a single running sum is a chain
+/// of dependent adds, one per 4 cycles).
+const LANES: usize = 8;
+
+/// `Σ x` in f64.
+pub(crate) fn sum_f64(x: &[f32]) -> f64 {
+    let mut acc = [0f64; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += c[l] as f64;
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// `Σ (x - mean)²` in f64.
+pub(crate) fn sum_sq_dev_f64(x: &[f32], mean: f64) -> f64 {
+    let mut acc = [0f64; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|&v| (v as f64 - mean).powi(2)).sum();
+    for c in chunks {
+        for l in 0..LANES {
+            let d = c[l] as f64 - mean;
+            acc[l] += d * d;
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// `(Σ g, Σ g · x̂)` in f64 with `x̂ = (x - mean) · rstd` computed in f32.
+pub(crate) fn sum_grad_and_dot_f64(g: &[f32], x: &[f32], mean: f32, rstd: f32) -> (f64, f64) {
+    let (mut sd, mut sdx) = ([0f64; LANES], [0f64; LANES]);
+    let (gc, xc) = (g.chunks_exact(LANES), x.chunks_exact(LANES));
+    let (mut td, mut tdx) = (0f64, 0f64);
+    for (&g, &v) in gc.remainder().iter().zip(xc.remainder()) {
+        td += g as f64;
+        tdx += g as f64 * ((v - mean) * rstd) as f64;
+    }
+    for (g, v) in gc.zip(xc) {
+        for l in 0..LANES {
+            sd[l] += g[l] as f64;
+            sdx[l] += g[l] as f64 * ((v[l] - mean) * rstd) as f64;
+        }
+    }
+    (sd.iter().sum::<f64>() + td, sdx.iter().sum::<f64>() + tdx)
+}
+
+/// `Σ x` in f32 with independent lanes.
+pub(crate) fn sum_f32(x: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for l in 0..16 {
+            acc[l] += c[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// ReLU whose gradient is computed from its output in one pass.
 pub(crate) struct Relu;
 
@@ -171,5 +234,23 @@ mod tests {
         assert_eq!(std::hint::black_box(tiny) / 4.0, 0.0, "calling thread");
         let pool: Vec<f32> = (0..64).into_par_iter().map(|_| std::hint::black_box(tiny) / 4.0).collect();
         assert!(pool.iter().all(|&v| v == 0.0), "rayon threads");
+    }
+
+    #[test]
+    fn lane_reductions_match_plain_sums() {
+        let x: Vec<f32> = (0..1003).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+        let g: Vec<f32> = (0..1003).map(|i| ((i * 11 % 17) as f32 - 8.0) * 0.1).collect();
+        let plain: f64 = x.iter().map(|&v| v as f64).sum();
+        assert!((super::sum_f64(&x) - plain).abs() < 1e-9);
+        let mean = plain / x.len() as f64;
+        let sq: f64 = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum();
+        assert!((super::sum_sq_dev_f64(&x, mean) - sq).abs() < 1e-9);
+        let (m, r) = (mean as f32, 1.7f32);
+        let sd: f64 = g.iter().map(|&v| v as f64).sum();
+        let sdx: f64 = g.iter().zip(&x).map(|(&g, &v)| g as f64 * ((v - m) * r) as f64).sum();
+        let (a, b) = super::sum_grad_and_dot_f64(&g, &x, m, r);
+        assert!((a - sd).abs() < 1e-9 && (b - sdx).abs() < 1e-9);
+        let plain32: f32 = x.iter().sum();
+        assert!((super::sum_f32(&x) - plain32).abs() < 1e-3);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::contiguous_f32;
+use super::{contiguous_f32, sum_f64, sum_grad_and_dot_f64, sum_sq_dev_f64};
 
 /// Channel statistics of `x` viewed as `(n, c, s)`.
 #[derive(Debug, Clone)]
@@ -27,8 +27,8 @@ impl Stats {
             .into_par_iter()
             .map(|ch| {
                 let planes = || (0..n).map(move |i| &x[(i * c + ch) * s..(i * c + ch + 1) * s]);
-                let mean = planes().map(|p| p.iter().map(|&v| v as f64).sum::<f64>()).sum::<f64>() / m;
-                let var = planes().map(|p| p.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>()).sum::<f64>() / m;
+                let mean = planes().map(sum_f64).sum::<f64>() / m;
+                let var = planes().map(|p| sum_sq_dev_f64(p, mean)).sum::<f64>() / m;
                 (mean as f32, var as f32)
             })
             .unzip();
@@ -89,10 +89,9 @@ impl CustomOp3 for BatchNormGrad {
                 let (mut sd, mut sdx) = (0f64, 0f64);
                 for i in 0..n {
                     let r = (i * c + ch) * s..(i * c + ch + 1) * s;
-                    for (&g, &v) in dy[r.clone()].iter().zip(&x[r]) {
-                        sd += g as f64;
-                        sdx += g as f64 * ((v - st.mean[ch]) * rstd[ch]) as f64;
-                    }
+                    let (a, b) = sum_grad_and_dot_f64(&dy[r.clone()], &x[r], st.mean[ch], rstd[ch]);
+                    sd += a;
+                    sdx += b;
                 }
                 (sd, sdx)
             })

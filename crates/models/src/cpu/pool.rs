@@ -1,6 +1,11 @@
 //! Max pooling with TensorFlow's semantics on the CPU: any window and stride, `same` padding whose
 //! cells never win, and a gradient that goes wholly to the first maximum of each window in
 //! row-major order (what TensorFlow's CPU kernel does; candle 0.11 splits it or fails).
+//!
+//! The training step keeps each window's winner (an index into its plane) from the forward pass,
+//! so the gradient is a scatter rather than a second search.
+
+use std::sync::Arc;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
@@ -20,27 +25,82 @@ pub(crate) struct MaxPool2d {
     pub dims: (usize, usize),
 }
 
+/// The input cells `lo..hi` that window `o` of a `size`-wide axis covers (padding clipped away).
+#[inline]
+fn window(o: usize, stride: usize, pad: usize, pool: usize, size: usize) -> (usize, usize) {
+    let start = (o * stride) as isize - pad as isize;
+    (start.max(0) as usize, ((start + pool as isize).max(0) as usize).min(size))
+}
+
 impl MaxPool2d {
-    /// Index (within the plane) of the first maximum of output cell (oy, ox).
-    #[inline]
-    fn argmax(&self, plane: &[f32], oy: usize, ox: usize) -> usize {
-        let y0 = (oy * self.strides.0) as isize - self.pad.0 as isize;
-        let x0 = (ox * self.strides.1) as isize - self.pad.1 as isize;
-        let (ya, yb) = (y0.max(0) as usize, ((y0 + self.pool.0 as isize) as usize).min(self.h));
-        let (xa, xb) = (x0.max(0) as usize, ((x0 + self.pool.1 as isize) as usize).min(self.w));
-        let mut best = ya * self.w + xa;
-        let mut v = f32::NEG_INFINITY;
-        for y in ya..yb {
-            for x in xa..xb {
-                let c = plane[y * self.w + x];
-                // NaN propagates as in TF (it wins once seen)
-                if c > v || (c.is_nan() && !v.is_nan()) {
-                    v = c;
-                    best = y * self.w + x;
+    /// Every window of one plane: its maximum into `y`, the plane index of its first maximum
+    /// (row-major; NaN wins once seen, as in TF) into `idx`. `cols` holds the column ranges.
+    fn plane(&self, xp: &[f32], cols: &[(usize, usize)], y: &mut [f32], idx: &mut [u32]) {
+        let ow = self.out.1;
+        for oy in 0..self.out.0 {
+            let (ya, yb) = window(oy, self.strides.0, self.pad.0, self.pool.0, self.h);
+            let (yrow, irow) = (&mut y[oy * ow..(oy + 1) * ow], &mut idx[oy * ow..(oy + 1) * ow]);
+            for (ox, &(xa, xb)) in cols.iter().enumerate() {
+                let mut best = ya * self.w + xa;
+                let mut v = f32::NEG_INFINITY;
+                for r in ya..yb {
+                    let row = &xp[r * self.w..(r + 1) * self.w];
+                    for (x, &c) in row[xa..xb].iter().enumerate() {
+                        if c > v || (c.is_nan() && !v.is_nan()) {
+                            v = c;
+                            best = r * self.w + xa + x;
+                        }
+                    }
                 }
+                yrow[ox] = v;
+                irow[ox] = best as u32;
             }
         }
-        best
+    }
+
+    fn columns(&self) -> Vec<(usize, usize)> {
+        (0..self.out.1).map(|ox| window(ox, self.strides.1, self.pad.1, self.pool.1, self.w)).collect()
+    }
+
+    /// Output and winners of every window over the contiguous f32 data `x`.
+    fn run(&self, x: &[f32]) -> candle_core::Result<(Vec<f32>, Vec<u32>)> {
+        let (hw, ohw) = (self.h * self.w, self.out.0 * self.out.1);
+        if x.len() != self.planes * hw || hw > u32::MAX as usize {
+            return Err(candle_core::Error::Msg(format!("max pooling: expected {} planes of {}×{}, got {} values", self.planes, self.h, self.w, x.len())));
+        }
+        let cols = self.columns();
+        let mut y = vec![0f32; self.planes * ohw];
+        let mut idx = vec![0u32; self.planes * ohw];
+        y.par_chunks_mut(ohw).zip(idx.par_chunks_mut(ohw)).zip(x.par_chunks(hw)).for_each(|((yp, ip), xp)| self.plane(xp, &cols, yp, ip));
+        Ok((y, idx))
+    }
+
+    fn out_shape(&self) -> Shape {
+        Shape::from((self.dims.0, self.dims.1, self.out.0, self.out.1))
+    }
+
+    /// Training forward pass: the pooled tensor and the winners [`MaxPool2d::grad_from_winners`] needs.
+    pub(crate) fn forward_with_winners(&self, x: &Tensor) -> candle_core::Result<(Tensor, Arc<Vec<u32>>)> {
+        let x = x.contiguous()?;
+        let (y, idx) = {
+            let (storage, layout) = x.storage_and_layout();
+            let candle_core::Storage::Cpu(cpu) = &*storage else {
+                return Err(candle_core::Error::Msg("max pooling: expected a CPU tensor".into()));
+            };
+            self.run(contiguous_f32(cpu, layout, "input")?)?
+        };
+        Ok((Tensor::from_vec(y, self.out_shape(), x.device())?, Arc::new(idx)))
+    }
+
+    /// The input gradient from the output gradient and the forward pass's winners: each output
+    /// cell's gradient added to its window's winner.
+    pub(crate) fn grad_from_winners(&self, winners: &Arc<Vec<u32>>, grad: &Tensor) -> candle_core::Result<Tensor> {
+        grad.contiguous()?.apply_op1_no_bwd(&ScatterToWinners { pool: *self, winners: winners.clone() })
+    }
+
+    /// The input gradient for output gradient `grad` (searching the windows again).
+    pub(crate) fn grad(&self, x: &Tensor, grad: &Tensor) -> candle_core::Result<Tensor> {
+        x.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2dGrad(*self))
     }
 }
 
@@ -49,31 +109,49 @@ impl CustomOp1 for MaxPool2d {
         "candlebook-max-pool2d"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(s, l, "input")?;
-        let (hw, ohw) = (self.h * self.w, self.out.0 * self.out.1);
-        let mut y = vec![0f32; self.planes * ohw];
-        y.par_chunks_mut(ohw).zip(x.par_chunks(hw)).for_each(|(yp, xp)| {
-            for oy in 0..self.out.0 {
-                for ox in 0..self.out.1 {
-                    yp[oy * self.out.1 + ox] = xp[self.argmax(xp, oy, ox)];
-                }
-            }
-        });
-        Ok((CpuStorage::F32(y), Shape::from((self.dims.0, self.dims.1, self.out.0, self.out.1))))
+        let (y, _) = self.run(contiguous_f32(s, l, "input")?)?;
+        Ok((CpuStorage::F32(y), self.out_shape()))
     }
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(self.grad(x, grad)?))
     }
 }
 
-impl MaxPool2d {
-    /// The input gradient for output gradient `grad`.
-    pub(crate) fn grad(&self, x: &Tensor, grad: &Tensor) -> candle_core::Result<Tensor> {
-        x.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2dGrad(*self))
+/// Adds each output gradient to its window's winner, plane by plane.
+fn scatter(p: &MaxPool2d, winners: &[u32], dy: &[f32]) -> Vec<f32> {
+    let (hw, ohw) = (p.h * p.w, p.out.0 * p.out.1);
+    let mut dx = vec![0f32; p.planes * hw];
+    dx.par_chunks_mut(hw).zip(winners.par_chunks(ohw)).zip(dy.par_chunks(ohw)).for_each(|((dxp, ip), dyp)| {
+        for (&i, &g) in ip.iter().zip(dyp) {
+            if let Some(d) = dxp.get_mut(i as usize) {
+                *d += g;
+            }
+        }
+    });
+    dx
+}
+
+/// [`MaxPool2d`]'s gradient from recorded winners.
+struct ScatterToWinners {
+    pool: MaxPool2d,
+    winners: Arc<Vec<u32>>,
+}
+
+impl CustomOp1 for ScatterToWinners {
+    fn name(&self) -> &'static str {
+        "candlebook-max-pool2d-scatter"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let p = &self.pool;
+        let dy = contiguous_f32(s, l, "output gradient")?;
+        if dy.len() != self.winners.len() {
+            return Err(candle_core::Error::Msg(format!("max pooling gradient: {} values for {} windows", dy.len(), self.winners.len())));
+        }
+        Ok((CpuStorage::F32(scatter(p, &self.winners, dy)), Shape::from((p.dims.0, p.dims.1, p.h, p.w))))
     }
 }
 
-/// The gradient of [`MaxPool2d`]: each output cell's gradient added to its window's first maximum.
+/// The gradient of [`MaxPool2d`] (autograd path): the windows searched again, then the scatter.
 struct MaxPool2dGrad(MaxPool2d);
 
 impl CustomOp2 for MaxPool2dGrad {
@@ -81,17 +159,11 @@ impl CustomOp2 for MaxPool2dGrad {
         "candlebook-max-pool2d-grad"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let p = &self.0;
         let (x, dy) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "output gradient")?);
-        let (hw, ohw) = (p.h * p.w, p.out.0 * p.out.1);
-        let mut dx = vec![0f32; p.planes * hw];
-        dx.par_chunks_mut(hw).zip(x.par_chunks(hw)).zip(dy.par_chunks(ohw)).for_each(|((dxp, xp), dyp)| {
-            for oy in 0..p.out.0 {
-                for ox in 0..p.out.1 {
-                    dxp[p.argmax(xp, oy, ox)] += dyp[oy * p.out.1 + ox];
-                }
-            }
-        });
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+        let (_, winners) = self.0.run(x)?;
+        if dy.len() != winners.len() {
+            return Err(candle_core::Error::Msg(format!("max pooling gradient: {} values for {} windows", dy.len(), winners.len())));
+        }
+        Ok((CpuStorage::F32(scatter(&self.0, &winners, dy)), l1.shape().clone()))
     }
 }

@@ -21,7 +21,7 @@ use crate::spec::{Activation, LayerSpec};
 enum Tape {
     /// Fused convolution (bias, optional ReLU).
     Conv { x: Tensor, y: Tensor, geom: cpu::ConvGeometry, relu: bool },
-    Pool { x: Tensor, op: cpu::MaxPool2d },
+    Pool { winners: std::sync::Arc<Vec<u32>>, op: cpu::MaxPool2d },
     /// Batch norm on batch statistics.
     Norm { x: Tensor, stats: cpu::Stats },
     /// Batch norm on its moving statistics (a frozen layer): `dx = g · scale`.
@@ -87,9 +87,9 @@ impl Sequential {
                 (z.clone(), Tape::Conv { x, y: z, geom, relu })
             }
             (LayerSpec::MaxPooling2D { pool, strides, padding, .. }, _) => {
-                let x = x.contiguous()?;
-                let op = max_pool_op(&x, *pool, *strides, *padding)?;
-                (x.apply_op1_no_bwd(&op)?, Tape::Pool { x, op })
+                let op = max_pool_op(x, *pool, *strides, *padding)?;
+                let (y, winners) = op.forward_with_winners(x)?;
+                (y, Tape::Pool { winners, op })
             }
             (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
                 if l.trainable {
@@ -187,7 +187,7 @@ impl Sequential {
                         None => break,
                     }
                 }
-                Tape::Pool { x, op } => op.grad(&x, &g)?,
+                Tape::Pool { winners, op } => op.grad_from_winners(&winners, &g)?,
                 Tape::Norm { x, stats } => {
                     let Params::Norm { gamma, beta, .. } = &l.params else { return Err(mismatch(l)) };
                     let (dx, dgamma, dbeta) = cpu::batch_norm_grad(&x, &gamma.as_tensor().detach(), &g, &stats)?;

@@ -1,0 +1,78 @@
+//! The fast f32 CPU kernels (convolution forward and gradients, max pooling and its gradient)
+//! against candle's own f64 operations on the same data, over the geometries the seed networks
+//! use: strides 1, 2 and 4, kernels 3 to 11, `same` padding with odd totals, `valid` padding that
+//! drops trailing rows and columns, one and several input channels.
+
+use candle_core::{DType, Device, Tensor, Var};
+use candlebook_models::{conv2d_keras, max_pool2d_keras, Padding};
+
+fn rand(shape: &[usize], seed: u64) -> Tensor {
+    let mut s = seed;
+    let n: usize = shape.iter().product();
+    let v: Vec<f64> = (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+fn max_rel_diff(a: &Tensor, b: &Tensor) -> f64 {
+    let a = a.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let b = b.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-12);
+    a.iter().zip(&b).fold(0f64, |m, (x, y)| m.max((x - y).abs() / scale))
+}
+
+/// Output and gradients (input, then each extra operand) of `f` in f32 and in f64.
+fn compare(name: &str, inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Tensor) {
+    let run = |dtype: DType| {
+        let vars: Vec<Var> = inputs.iter().map(|t| Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap()).collect();
+        let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let y = f(&ts);
+        let w = rand(y.dims(), 17).to_dtype(dtype).unwrap();
+        let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let gs: Vec<Tensor> = vars.iter().map(|v| grads.get(v.as_tensor()).unwrap().clone()).collect();
+        (y, gs)
+    };
+    let (y32, g32) = run(DType::F32);
+    let (y64, g64) = run(DType::F64);
+    let d = max_rel_diff(&y32, &y64);
+    assert!(d < 1e-5, "{name}: output differs by {d:.2e} of its largest value");
+    for (i, (a, b)) in g32.iter().zip(&g64).enumerate() {
+        let d = max_rel_diff(a, b);
+        assert!(d < 1e-4, "{name}: gradient of operand {i} differs by {d:.2e} of its largest value");
+    }
+}
+
+#[test]
+fn convolutions_match_candle_in_f64() {
+    // (n, cin, h, w, cout, k, stride, padding)
+    let cases = [
+        (2, 3, 32, 32, 8, 3, 1, Padding::Same),
+        (2, 3, 37, 41, 4, 11, 4, Padding::Same),
+        (2, 1, 20, 19, 6, 4, 2, Padding::Valid),
+        (2, 5, 15, 13, 3, 3, 2, Padding::Valid),
+        (1, 4, 14, 14, 5, 5, 1, Padding::Same),
+        (2, 2, 9, 10, 3, 3, 3, Padding::Same),
+    ];
+    for (i, &(n, cin, h, w, cout, k, s, pad)) in cases.iter().enumerate() {
+        let seed = 10 * i as u64;
+        let inputs = [rand(&[n, cin, h, w], seed + 1), rand(&[cout, cin, k, k], seed + 2), rand(&[cout], seed + 3)];
+        compare(&format!("conv {k}x{k} stride {s} {pad:?} on {h}x{w}x{cin}"), &inputs, |t| {
+            conv2d_keras(&t[0], &t[1], &t[2], (s, s), pad).unwrap()
+        });
+    }
+}
+
+#[test]
+fn max_pooling_matches_candle_in_f64() {
+    for (pool, stride, pad) in [(2, 2, Padding::Valid), (2, 2, Padding::Same), (3, 2, Padding::Same), (3, 2, Padding::Valid), (3, 1, Padding::Same)] {
+        let x = rand(&[2, 3, 11, 9], pool as u64 * 7 + stride as u64);
+        compare(&format!("max pool {pool}x{pool} stride {stride} {pad:?}"), &[x], |t| {
+            max_pool2d_keras(&t[0], (pool, pool), (stride, stride), pad).unwrap()
+        });
+    }
+}
