@@ -11,7 +11,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_f32, gemm_f32, sum_f32, Mat, MatMut};
+use super::{contiguous_f32, gemm_f32, par_zeros, sum_f32, Mat, MatMut};
 
 /// Shapes of one convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,12 +72,26 @@ fn to_phases(g: &ConvGeometry, img: &[f32], phases: &mut [f32]) {
             continue;
         }
         for (r, phase) in dst.chunks_exact_mut(jw).enumerate() {
-            for (j, v) in phase.iter_mut().enumerate() {
-                let ix = (j * s + r).wrapping_sub(g.pad_left);
-                *v = if ix < g.w { row[ix] } else { 0.0 };
+            // padded column j * s + r is input column j * s + r - pad_left
+            let (lo, hi) = phase_range(g, r);
+            phase[..lo].fill(0.0);
+            phase[hi..].fill(0.0);
+            if lo < hi {
+                let first = lo * s + r - g.pad_left;
+                phase[lo..hi].iter_mut().zip(row[first..].iter().step_by(s)).for_each(|(v, x)| *v = *x);
             }
         }
     }
+}
+
+/// The phase cells `lo..hi` of phase `r` that hold real input columns (not padding).
+#[inline]
+fn phase_range(g: &ConvGeometry, r: usize) -> (usize, usize) {
+    let (s, jw) = (g.stride, g.phase_width());
+    // smallest j with j * s + r >= pad_left, and first j with j * s + r >= pad_left + w
+    let first = |bound: usize| if r >= bound { 0 } else { (bound - r).div_ceil(s) };
+    let (lo, hi) = (first(g.pad_left).min(jw), first(g.pad_left + g.w).min(jw));
+    (lo, hi.max(lo))
 }
 
 /// The transpose of [`to_phases`]: adds the phase gradients of the real (unpadded) cells to the image gradient.
@@ -90,10 +104,11 @@ fn from_phases(g: &ConvGeometry, phases: &[f32], img: &mut [f32]) {
             row[..hi - lo].iter_mut().zip(&src[lo..hi]).for_each(|(d, v)| *d += *v);
             continue;
         }
-        for (ix, d) in row.iter_mut().enumerate() {
-            let xp = ix + g.pad_left;
-            if let Some(v) = src.get((xp % s) * jw + xp / s).filter(|_| xp / s < jw) {
-                *d += *v;
+        for (r, phase) in src.chunks_exact(jw).enumerate() {
+            let (lo, hi) = phase_range(g, r);
+            if lo < hi {
+                let first = lo * s + r - g.pad_left;
+                row[first..].iter_mut().step_by(s).zip(&phase[lo..hi]).for_each(|(d, v)| *d += *v);
             }
         }
     }
@@ -159,7 +174,7 @@ impl CustomOp3 for Conv2dForward {
         let g = self.geom;
         let (x, w, b) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "kernel")?, contiguous_f32(s3, l3, "bias")?);
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
-        let mut y = vec![0f32; g.n * g.cout * p];
+        let mut y = par_zeros(g.n * g.cout * p);
         y.par_chunks_mut(g.cout * p).enumerate().for_each_init(
             || (vec![0f32; k * pb], vec![0f32; g.phases_len()]),
             |(col, phases), (i, yi)| {
@@ -221,7 +236,7 @@ impl CustomOp2 for ReluMask {
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (g, y) = (contiguous_f32(s1, l1, "gradient")?, contiguous_f32(s2, l2, "activation")?);
-        let mut out = vec![0f32; g.len()];
+        let mut out = par_zeros(g.len());
         out.par_chunks_mut(1 << 14).zip(g.par_chunks(1 << 14)).zip(y.par_chunks(1 << 14)).for_each(|((o, g), y)| {
             for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
                 *o = if y > 0.0 { g } else { 0.0 };
@@ -244,7 +259,7 @@ impl CustomOp2 for Conv2dInputGrad {
         let g = self.geom;
         let (dy, w) = (contiguous_f32(s1, l1, "output gradient")?, contiguous_f32(s2, l2, "kernel")?);
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
-        let mut dx = vec![0f32; g.n * g.cin * g.h * g.w];
+        let mut dx = par_zeros(g.n * g.cin * g.h * g.w);
         dx.par_chunks_mut(g.cin * g.h * g.w).enumerate().for_each_init(
             || (vec![0f32; k * pb], vec![0f32; g.phases_len()]),
             |(dcol, dphases), (i, dxi)| {

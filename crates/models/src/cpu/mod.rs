@@ -82,6 +82,20 @@ pub(crate) fn gemm_f32(m: usize, n: usize, k: usize, dst: MatMut, accumulate: bo
     }
 }
 
+/// `n` zeros written by the rayon pool. A large `vec![0.0; n]` is one single-threaded memset (and
+/// first touch of its pages) while the other core idles: 5-10% of a training step.
+pub(crate) fn par_zeros(n: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(n);
+    v.spare_capacity_mut().par_chunks_mut(1 << 15).for_each(|c| {
+        for x in c {
+            x.write(0.0);
+        }
+    });
+    // SAFETY: the loop above initialised all `n` elements of the capacity.
+    unsafe { v.set_len(n) };
+    v
+}
+
 /// Lanes of the vectorised reductions below: f64 sums over f32 data are exact enough for batch
 /// statistics, and independent lanes let the compiler use SIMD (a single running sum is a chain
 /// of dependent adds, one per 4 cycles).
@@ -154,7 +168,7 @@ impl CustomOp1 for Relu {
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(s, l, "input")?;
-        let mut y = vec![0f32; x.len()];
+        let mut y = par_zeros(x.len());
         y.par_chunks_mut(1 << 14).zip(x.par_chunks(1 << 14)).for_each(|(y, x)| {
             y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.max(0.0));
         });

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_f32, sum_f64, sum_grad_and_dot_f64, sum_sq_dev_f64};
+use super::{contiguous_f32, par_zeros, sum_f64, sum_grad_and_dot_f64, sum_sq_dev_f64};
 
 /// Channel statistics of `x` viewed as `(n, c, s)`.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ impl CustomOp3 for BatchNormTrain {
         let st = &self.0;
         let (x, gamma, beta) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "gamma")?, contiguous_f32(s3, l3, "beta")?);
         let affine = st.affine(gamma, beta);
-        let mut y = vec![0f32; x.len()];
+        let mut y = par_zeros(x.len());
         y.par_chunks_mut(st.c * st.s).zip(x.par_chunks(st.c * st.s)).for_each(|(yi, xi)| {
             for (ch, &(scale, shift)) in affine.iter().enumerate() {
                 let r = ch * st.s..(ch + 1) * st.s;
@@ -97,7 +97,7 @@ impl CustomOp3 for BatchNormGrad {
             })
             .collect();
         let m = (n * s) as f32;
-        let mut out = vec![0f32; x.len() + 2 * c];
+        let mut out = par_zeros(x.len() + 2 * c);
         let (dx, tail) = out.split_at_mut(x.len());
         dx.par_chunks_mut(c * s).zip(x.par_chunks(c * s)).zip(dy.par_chunks(c * s)).for_each(|((dxi, xi), dyi)| {
             for ch in 0..c {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::contiguous_f32;
+use super::{contiguous_f32, par_zeros};
 
 /// `(N, C, H, W)` → `(N, C, oh, ow)`.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +69,7 @@ impl MaxPool2d {
             return Err(candle_core::Error::Msg(format!("max pooling: expected {} planes of {}×{}, got {} values", self.planes, self.h, self.w, x.len())));
         }
         let cols = self.columns();
-        let mut y = vec![0f32; self.planes * ohw];
+        let mut y = par_zeros(self.planes * ohw);
         let mut idx = vec![0u32; self.planes * ohw];
         y.par_chunks_mut(ohw).zip(idx.par_chunks_mut(ohw)).zip(x.par_chunks(hw)).for_each(|((yp, ip), xp)| self.plane(xp, &cols, yp, ip));
         Ok((y, idx))
@@ -120,7 +120,7 @@ impl CustomOp1 for MaxPool2d {
 /// Adds each output gradient to its window's winner, plane by plane.
 fn scatter(p: &MaxPool2d, winners: &[u32], dy: &[f32]) -> Vec<f32> {
     let (hw, ohw) = (p.h * p.w, p.out.0 * p.out.1);
-    let mut dx = vec![0f32; p.planes * hw];
+    let mut dx = par_zeros(p.planes * hw);
     dx.par_chunks_mut(hw).zip(winners.par_chunks(ohw)).zip(dy.par_chunks(ohw)).for_each(|((dxp, ip), dyp)| {
         for (&i, &g) in ip.iter().zip(dyp) {
             if let Some(d) = dxp.get_mut(i as usize) {
