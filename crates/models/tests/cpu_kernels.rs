@@ -76,3 +76,19 @@ fn max_pooling_matches_candle_in_f64() {
         });
     }
 }
+
+#[test]
+fn a_nan_wins_its_pooling_window_and_takes_the_gradient() {
+    // TF: a NaN beats every number once seen; later cells cannot displace it
+    let mut v: Vec<f32> = (0..16).map(|i| i as f32).collect();
+    v[5] = f32::NAN;
+    let x = Var::from_tensor(&Tensor::from_vec(v, (1, 1, 4, 4), &Device::Cpu).unwrap()).unwrap();
+    let y = max_pool2d_keras(x.as_tensor(), (2, 2), (2, 2), Padding::Valid).unwrap();
+    let out = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(out[0].is_nan(), "{out:?}");
+    assert_eq!(&out[1..], &[7.0, 13.0, 15.0]);
+    let g = y.sum_all().unwrap().backward().unwrap();
+    let g = g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let hot: Vec<usize> = g.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
+    assert_eq!(hot, vec![5, 7, 13, 15]);
+}

@@ -33,33 +33,56 @@ fn window(o: usize, stride: usize, pad: usize, pool: usize, size: usize) -> (usi
 }
 
 impl MaxPool2d {
+    /// Width of one phase row: enough for every output column and window column.
+    fn phase_width(&self) -> usize {
+        self.out.1 + (self.pool.1 - 1) / self.strides.1
+    }
+
     /// Every window of one plane: its maximum into `y`, the plane index of its first maximum
-    /// (row-major; NaN wins once seen, as in TF) into `idx`. `cols` holds the column ranges.
-    fn plane(&self, xp: &[f32], cols: &[(usize, usize)], y: &mut [f32], idx: &mut [u32]) {
-        let ow = self.out.1;
+    /// (row-major; NaN wins once seen, as in TF) into `idx`.
+    ///
+    /// The plane's rows are first split into stride phases padded with −∞ (`phases[iy][r][j]` is
+    /// padded column `j * sx + r`), so window column `kx` of every output column is one
+    /// contiguous run; the search then runs over whole output rows at once, cell by cell of the
+    /// window, as element-wise selects the compiler vectorises. Padding (−∞) never wins, and
+    /// each window starts at its first real cell, so an all-−∞ window reports that cell as TF does.
+    fn plane(&self, xp: &[f32], first_col: &[u32], phases: &mut [f32], y: &mut [f32], idx: &mut [u32]) {
+        let (sx, jw, ow, pad) = (self.strides.1, self.phase_width(), self.out.1, self.pad.1);
+        for (row, dst) in xp.chunks_exact(self.w).zip(phases.chunks_exact_mut(sx * jw)) {
+            for (r, phase) in dst.chunks_exact_mut(jw).enumerate() {
+                for (j, v) in phase.iter_mut().enumerate() {
+                    let ix = (j * sx + r).wrapping_sub(pad);
+                    *v = if ix < self.w { row[ix] } else { f32::NEG_INFINITY };
+                }
+            }
+        }
         for oy in 0..self.out.0 {
             let (ya, yb) = window(oy, self.strides.0, self.pad.0, self.pool.0, self.h);
-            let (yrow, irow) = (&mut y[oy * ow..(oy + 1) * ow], &mut idx[oy * ow..(oy + 1) * ow]);
-            for (ox, &(xa, xb)) in cols.iter().enumerate() {
-                let mut best = ya * self.w + xa;
-                let mut v = f32::NEG_INFINITY;
-                for r in ya..yb {
-                    let row = &xp[r * self.w..(r + 1) * self.w];
-                    for (x, &c) in row[xa..xb].iter().enumerate() {
-                        if c > v || (c.is_nan() && !v.is_nan()) {
-                            v = c;
-                            best = r * self.w + xa + x;
-                        }
+            let (v, best) = (&mut y[oy * ow..(oy + 1) * ow], &mut idx[oy * ow..(oy + 1) * ow]);
+            v.fill(f32::NEG_INFINITY);
+            best.iter_mut().zip(first_col).for_each(|(b, &c)| *b = (ya * self.w) as u32 + c);
+            for r in ya..yb {
+                for kx in 0..self.pool.1 {
+                    let src = &phases[(r * sx + kx % sx) * jw + kx / sx..][..ow];
+                    // plane index of window column kx at output column 0 (wraps when in the padding,
+                    // where it is never used)
+                    let base = ((r * self.w + kx) as u32).wrapping_sub(pad as u32);
+                    for (ox, ((v, b), &c)) in v.iter_mut().zip(best.iter_mut()).zip(src).enumerate() {
+                        let wins = (c > *v) | (c.is_nan() & !v.is_nan());
+                        // bit masks, not `if`: baseline x86-64 (SSE2) has no blend, and the compiler
+                        // turns the selects into a branch per lane
+                        let m = (wins as u32).wrapping_neg();
+                        *v = f32::from_bits((c.to_bits() & m) | (v.to_bits() & !m));
+                        *b = (base.wrapping_add((ox * sx) as u32) & m) | (*b & !m);
                     }
                 }
-                yrow[ox] = v;
-                irow[ox] = best as u32;
             }
         }
     }
 
-    fn columns(&self) -> Vec<(usize, usize)> {
-        (0..self.out.1).map(|ox| window(ox, self.strides.1, self.pad.1, self.pool.1, self.w)).collect()
+    /// The first real column of each output column's window.
+    fn first_columns(&self) -> Vec<u32> {
+        (0..self.out.1).map(|ox| window(ox, self.strides.1, self.pad.1, self.pool.1, self.w).0 as u32).collect()
     }
 
     /// Output and winners of every window over the contiguous f32 data `x`.
@@ -68,10 +91,14 @@ impl MaxPool2d {
         if x.len() != self.planes * hw || hw > u32::MAX as usize {
             return Err(candle_core::Error::Msg(format!("max pooling: expected {} planes of {}×{}, got {} values", self.planes, self.h, self.w, x.len())));
         }
-        let cols = self.columns();
+        let first_col = self.first_columns();
         let mut y = par_zeros(self.planes * ohw);
         let mut idx = vec![0u32; self.planes * ohw];
-        y.par_chunks_mut(ohw).zip(idx.par_chunks_mut(ohw)).zip(x.par_chunks(hw)).for_each(|((yp, ip), xp)| self.plane(xp, &cols, yp, ip));
+        let phases_len = self.h * self.strides.1 * self.phase_width();
+        y.par_chunks_mut(ohw).zip(idx.par_chunks_mut(ohw)).zip(x.par_chunks(hw)).for_each_init(
+            || vec![0f32; phases_len],
+            |phases, ((yp, ip), xp)| self.plane(xp, &first_col, phases, yp, ip),
+        );
         Ok((y, idx))
     }
 
