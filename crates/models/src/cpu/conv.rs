@@ -11,7 +11,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_f32, gemm_f32, par_zeros, sum_f32, Mat, MatMut};
+use super::{contiguous_f32, gemm_f32, par_build, sum_f32, with_scratch, Mat, MatMut};
 
 /// Shapes of one convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,10 +174,8 @@ impl CustomOp3 for Conv2dForward {
         let g = self.geom;
         let (x, w, b) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "kernel")?, contiguous_f32(s3, l3, "bias")?);
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
-        let mut y = par_zeros(g.n * g.cout * p);
-        y.par_chunks_mut(g.cout * p).enumerate().for_each_init(
-            || (vec![0f32; k * pb], vec![0f32; g.phases_len()]),
-            |(col, phases), (i, yi)| {
+        let y = par_build(g.n * g.cout * p, g.cout * p, |i, yi| {
+            with_scratch(k * pb, g.phases_len(), |col, phases| {
                 to_phases(&g, &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w], phases);
                 let mut p0 = 0;
                 while p0 < p {
@@ -195,8 +193,8 @@ impl CustomOp3 for Conv2dForward {
                     }
                     p0 += len;
                 }
-            },
-        );
+            })
+        });
         Ok((CpuStorage::F32(y), Shape::from((g.n, g.cout, g.oh, g.ow))))
     }
 
@@ -236,9 +234,8 @@ impl CustomOp2 for ReluMask {
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (g, y) = (contiguous_f32(s1, l1, "gradient")?, contiguous_f32(s2, l2, "activation")?);
-        let mut out = par_zeros(g.len());
-        out.par_chunks_mut(1 << 14).zip(g.par_chunks(1 << 14)).zip(y.par_chunks(1 << 14)).for_each(|((o, g), y)| {
-            for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
+        let out = par_build(g.len(), 1 << 14, |i, o| {
+            for ((o, &g), &y) in o.iter_mut().zip(&g[i << 14..]).zip(&y[i << 14..]) {
                 *o = if y > 0.0 { g } else { 0.0 };
             }
         });
@@ -259,10 +256,8 @@ impl CustomOp2 for Conv2dInputGrad {
         let g = self.geom;
         let (dy, w) = (contiguous_f32(s1, l1, "output gradient")?, contiguous_f32(s2, l2, "kernel")?);
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
-        let mut dx = par_zeros(g.n * g.cin * g.h * g.w);
-        dx.par_chunks_mut(g.cin * g.h * g.w).enumerate().for_each_init(
-            || (vec![0f32; k * pb], vec![0f32; g.phases_len()]),
-            |(dcol, dphases), (i, dxi)| {
+        let dx = par_build(g.n * g.cin * g.h * g.w, g.cin * g.h * g.w, |i, dxi| {
+            with_scratch(k * pb, g.phases_len(), |dcol, dphases| {
                 let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
                 dphases.fill(0.0);
                 let mut p0 = 0;
@@ -275,8 +270,8 @@ impl CustomOp2 for Conv2dInputGrad {
                     p0 += len;
                 }
                 from_phases(&g, dphases, dxi);
-            },
-        );
+            })
+        });
         Ok((CpuStorage::F32(dx), Shape::from((g.n, g.cin, g.h, g.w))))
     }
 }
@@ -300,24 +295,24 @@ impl CustomOp2 for Conv2dWeightGrad {
             .into_par_iter()
             .map(|t| {
                 let mut acc = vec![0f32; g.cout * (k + 1)];
-                let mut col = vec![0f32; k * pb];
-                let mut phases = vec![0f32; g.phases_len()];
+                with_scratch(k * pb, g.phases_len(), |col, phases| {
                 for i in t * per..((t + 1) * per).min(g.n) {
-                    to_phases(&g, &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w], &mut phases);
+                    to_phases(&g, &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w], phases);
                     let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
                     let mut p0 = 0;
                     while p0 < p {
                         let len = pb.min(p - p0);
-                        im2col(&g, &phases, p0, len, &mut col);
+                        im2col(&g, phases, p0, len, col);
                         let dst = MatMut { ptr: acc.as_mut_ptr(), rs: (k + 1) as isize, cs: 1 };
                         // colᵀ: (len × K) read from the (K × len) block with swapped strides
-                        gemm_f32(g.cout, k, len, dst, true, Mat::of(&dyi[p0..], p as isize, 1), Mat::of(&col, 1, len as isize));
+                        gemm_f32(g.cout, k, len, dst, true, Mat::of(&dyi[p0..], p as isize, 1), Mat::of(col, 1, len as isize));
                         p0 += len;
                     }
                     for co in 0..g.cout {
                         acc[co * (k + 1) + k] += sum_f32(&dyi[co * p..(co + 1) * p]);
                     }
                 }
+                });
                 acc
             })
             .collect();

@@ -85,15 +85,50 @@ pub(crate) fn gemm_f32(m: usize, n: usize, k: usize, dst: MatMut, accumulate: bo
 /// `n` zeros written by the rayon pool. A large `vec![0.0; n]` is one single-threaded memset (and
 /// first touch of its pages) while the other core idles: 5-10% of a training step.
 pub(crate) fn par_zeros(n: usize) -> Vec<f32> {
+    par_build(n, 1 << 15, |_, _| {})
+}
+
+/// An `n`-float vector built on the rayon pool `chunk` floats at a time: each chunk is zeroed
+/// just before `fill(chunk_index, chunk)` runs on it, while it is in cache, instead of a separate
+/// memset pass over the whole buffer first.
+pub(crate) fn par_build(n: usize, chunk: usize, fill: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
     let mut v: Vec<f32> = Vec::with_capacity(n);
-    v.spare_capacity_mut().par_chunks_mut(1 << 15).for_each(|c| {
-        for x in c {
+    v.spare_capacity_mut().par_chunks_mut(chunk.max(1)).enumerate().for_each(|(i, c)| {
+        for x in c.iter_mut() {
             x.write(0.0);
         }
+        // SAFETY: every element of `c` was initialised just above; MaybeUninit<f32> has f32's layout.
+        let c = unsafe { &mut *(c as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
+        fill(i, c);
     });
-    // SAFETY: the loop above initialised all `n` elements of the capacity.
+    // SAFETY: the chunks cover the whole capacity and each was initialised above.
     unsafe { v.set_len(n) };
     v
+}
+
+thread_local! {
+    /// Per-thread work buffers of the convolution kernels (im2col blocks and stride phases), kept
+    /// between calls: allocating and zeroing them for every rayon job cost a memset per image.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with this thread's two scratch buffers, at least `a` and `b` floats long (contents
+/// left over from earlier calls: callers overwrite what they read).
+pub(crate) fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut bufs) => {
+            let (x, y) = &mut *bufs;
+            if x.len() < a {
+                x.resize(a, 0.0);
+            }
+            if y.len() < b {
+                y.resize(b, 0.0);
+            }
+            f(&mut x[..a], &mut y[..b])
+        }
+        // re-entered on this thread (a kernel inside a kernel): fresh buffers
+        Err(_) => f(&mut vec![0f32; a], &mut vec![0f32; b]),
+    })
 }
 
 /// Lanes of the vectorised reductions below: f64 sums over f32 data are exact enough for batch
@@ -168,9 +203,8 @@ impl CustomOp1 for Relu {
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(s, l, "input")?;
-        let mut y = par_zeros(x.len());
-        y.par_chunks_mut(1 << 14).zip(x.par_chunks(1 << 14)).for_each(|(y, x)| {
-            y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.max(0.0));
+        let y = par_build(x.len(), 1 << 14, |i, y| {
+            y.iter_mut().zip(&x[i << 14..]).for_each(|(y, &x)| *y = x.max(0.0));
         });
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_f32, par_zeros, sum_f64, sum_grad_and_dot_f64, sum_sq_dev_f64};
+use super::{contiguous_f32, par_build, par_zeros, sum_f64, sum_grad_and_dot_f64, sum_sq_dev_f64};
 
 /// Channel statistics of `x` viewed as `(n, c, s)`.
 #[derive(Debug, Clone)]
@@ -55,8 +55,8 @@ impl CustomOp3 for BatchNormTrain {
         let st = &self.0;
         let (x, gamma, beta) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "gamma")?, contiguous_f32(s3, l3, "beta")?);
         let affine = st.affine(gamma, beta);
-        let mut y = par_zeros(x.len());
-        y.par_chunks_mut(st.c * st.s).zip(x.par_chunks(st.c * st.s)).for_each(|(yi, xi)| {
+        let y = par_build(x.len(), st.c * st.s, |i, yi| {
+            let xi = &x[i * st.c * st.s..(i + 1) * st.c * st.s];
             for (ch, &(scale, shift)) in affine.iter().enumerate() {
                 let r = ch * st.s..(ch + 1) * st.s;
                 yi[r.clone()].iter_mut().zip(&xi[r]).for_each(|(y, &x)| *y = x * scale + shift);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_f32, par_zeros};
+use super::{contiguous_f32, par_build, par_zeros};
 
 /// `(N, C, H, W)` → `(N, C, oh, ow)`.
 #[derive(Debug, Clone, Copy)]
@@ -147,15 +147,14 @@ impl CustomOp1 for MaxPool2d {
 /// Adds each output gradient to its window's winner, plane by plane.
 fn scatter(p: &MaxPool2d, winners: &[u32], dy: &[f32]) -> Vec<f32> {
     let (hw, ohw) = (p.h * p.w, p.out.0 * p.out.1);
-    let mut dx = par_zeros(p.planes * hw);
-    dx.par_chunks_mut(hw).zip(winners.par_chunks(ohw)).zip(dy.par_chunks(ohw)).for_each(|((dxp, ip), dyp)| {
+    par_build(p.planes * hw, hw, |plane, dxp| {
+        let (ip, dyp) = (&winners[plane * ohw..(plane + 1) * ohw], &dy[plane * ohw..(plane + 1) * ohw]);
         for (&i, &g) in ip.iter().zip(dyp) {
             if let Some(d) = dxp.get_mut(i as usize) {
                 *d += g;
             }
         }
-    });
-    dx
+    })
 }
 
 /// [`MaxPool2d`]'s gradient from recorded winners.
