@@ -7,7 +7,7 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_f32, par_build, par_zeros, sum_f64, sum_grad_and_dot_f64, sum_sq_dev_f64};
+use super::{contiguous_f32, par_build, sum_f64, sum_grad_and_dot_f64, sum_sq_dev_f64};
 
 /// Channel statistics of `x` viewed as `(n, c, s)`.
 #[derive(Debug, Clone)]
@@ -81,6 +81,9 @@ impl CustomOp3 for BatchNormGrad {
         let st = &self.0;
         let (x, gamma, dy) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "gamma")?, contiguous_f32(s3, l3, "output gradient")?);
         let (n, c, s) = (st.n, st.c, st.s);
+        if x.len() != n * c * s || dy.len() != x.len() || gamma.len() != c {
+            return Err(candle_core::Error::Msg(format!("batch norm gradient: input {} values, output gradient {}, gamma {}; expected {} and {c}", x.len(), dy.len(), gamma.len(), n * c * s)));
+        }
         let rstd: Vec<f32> = st.var.iter().map(|v| (v + st.eps).sqrt().recip()).collect();
         // per channel: Σ dy and Σ dy·x̂
         let sums: Vec<(f64, f64)> = (0..c)
@@ -97,23 +100,26 @@ impl CustomOp3 for BatchNormGrad {
             })
             .collect();
         let m = (n * s) as f32;
-        let mut out = par_zeros(x.len() + 2 * c);
-        let (dx, tail) = out.split_at_mut(x.len());
-        dx.par_chunks_mut(c * s).zip(x.par_chunks(c * s)).zip(dy.par_chunks(c * s)).for_each(|((dxi, xi), dyi)| {
+        // chunks 0..n are the images' dx; the chunks after them hold dgamma then dbeta
+        let out = par_build(x.len() + 2 * c, c * s, |i, chunk| {
+            if i >= n {
+                let t0 = (i - n) * c * s;
+                for (t, v) in (t0..).zip(chunk.iter_mut()) {
+                    *v = if t < c { sums[t].1 as f32 } else { sums[t - c].0 as f32 };
+                }
+                return;
+            }
+            let (xi, dyi) = (&x[i * c * s..(i + 1) * c * s], &dy[i * c * s..(i + 1) * c * s]);
             for ch in 0..c {
                 let (sd, sdx) = (sums[ch].0 as f32 / m, sums[ch].1 as f32 / m);
                 let k = gamma[ch] * rstd[ch];
                 let r = ch * s..(ch + 1) * s;
-                for ((d, &v), &g) in dxi[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&dyi[r]) {
+                for ((d, &v), &g) in chunk[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&dyi[r]) {
                     let xhat = (v - st.mean[ch]) * rstd[ch];
                     *d = k * (g - sd - xhat * sdx);
                 }
             }
         });
-        for ch in 0..c {
-            tail[ch] = sums[ch].1 as f32;
-            tail[c + ch] = sums[ch].0 as f32;
-        }
         Ok((CpuStorage::F32(out), Shape::from(x.len() + 2 * c)))
     }
 }
