@@ -601,6 +601,9 @@ impl Sequential {
                     update(var, &bv)?;
                     return Ok(y);
                 }
+                if !(training && l.trainable) && crate::cpu::applies(x) && matches!(x.rank(), 2 | 4) {
+                    return Ok(crate::cpu::batch_norm_inference(x, gamma.as_tensor(), beta.as_tensor(), mean.as_tensor(), var.as_tensor(), *epsilon)?);
+                }
                 let (m, v) = if training && l.trainable {
                     let axes: Vec<usize> = if x.rank() == 4 { vec![0, 2, 3] } else { vec![0] };
                     let bm = x.mean_keepdim(axes.clone())?;

@@ -70,6 +70,75 @@ impl CustomOp3 for BatchNormTrain {
     }
 }
 
+/// Batch norm on fixed (moving) statistics over `(n, c, s)` data, as an op of `(x, γ, β)`:
+/// `scale = γ / √(var + ε)`, `y = x · scale + (β − mean · scale)`, the composed ops' arithmetic.
+struct MovingBatchNorm {
+    mean: Vec<f32>,
+    var: Vec<f32>,
+    eps: f32,
+    s: usize,
+}
+
+impl MovingBatchNorm {
+    fn rstd(&self, ch: usize) -> f32 {
+        (self.var[ch] + self.eps).sqrt().recip()
+    }
+}
+
+impl CustomOp3 for MovingBatchNorm {
+    fn name(&self) -> &'static str {
+        "candlebook-moving-batch-norm"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, gamma, beta) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "gamma")?, contiguous_f32(s3, l3, "beta")?);
+        let c = self.mean.len();
+        let per = c * self.s;
+        if per == 0 || x.len() % per != 0 || gamma.len() != c || beta.len() != c {
+            return Err(candle_core::Error::Msg(format!("batch norm: {} input values, {} and {} weights for {c} channels × {}", x.len(), gamma.len(), beta.len(), self.s)));
+        }
+        let affine: Vec<(f32, f32)> = (0..c)
+            .map(|ch| {
+                let inv = self.rstd(ch) * gamma[ch];
+                (inv, beta[ch] - self.mean[ch] * inv)
+            })
+            .collect();
+        let y = par_build(x.len(), per, |i, yi| {
+            let xi = &x[i * per..(i + 1) * per];
+            for (ch, &(scale, shift)) in affine.iter().enumerate() {
+                let r = ch * self.s..(ch + 1) * self.s;
+                yi[r.clone()].iter_mut().zip(&xi[r]).for_each(|(y, &x)| *y = x * scale + shift);
+            }
+        });
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+    /// `dx = g · scale`, `dγ = Σ g · x̂`, `dβ = Σ g` (the statistics are constants here).
+    fn bwd(&self, x: &Tensor, gamma: &Tensor, _beta: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let c = self.mean.len();
+        let shape: Vec<usize> = if x.rank() == 4 { vec![1, c, 1, 1] } else { vec![1, c] };
+        let axes: Vec<usize> = if x.rank() == 4 { vec![0, 2, 3] } else { vec![0] };
+        let rstd: Vec<f32> = (0..c).map(|ch| self.rstd(ch)).collect();
+        let rstd = Tensor::from_vec(rstd, shape.clone(), x.device())?;
+        let mean = Tensor::from_slice(&self.mean, shape.clone(), x.device())?;
+        let dx = grad.broadcast_mul(&rstd.broadcast_mul(&gamma.reshape(shape)?)?)?;
+        let xhat = x.broadcast_sub(&mean)?.broadcast_mul(&rstd)?;
+        let dgamma = (grad * xhat)?.sum(axes.clone())?;
+        let dbeta = grad.sum(axes)?;
+        Ok((Some(dx), Some(dgamma), Some(dbeta)))
+    }
+}
+
+/// Batch norm of `x` (`(N, C, H, W)` or `(N, C)`) on its moving statistics in one parallel pass
+/// (candle's broadcast multiply and add are two single-threaded ones); differentiable in `x`, γ, β.
+pub(crate) fn batch_norm_inference(x: &Tensor, gamma: &Tensor, beta: &Tensor, mean: &Tensor, var: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    let s: usize = x.dims()[2..].iter().product();
+    let v = |t: &Tensor| t.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>();
+    let op = MovingBatchNorm { mean: v(mean)?, var: v(var)?, eps: eps as f32, s };
+    if op.mean.len() != x.dim(1)? || op.var.len() != op.mean.len() {
+        return Err(candle_core::Error::Msg(format!("batch norm: input has {} channels, moving mean {} and variance {}", x.dim(1)?, op.mean.len(), op.var.len())));
+    }
+    x.contiguous()?.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)
+}
+
 /// `[dx, dgamma, dbeta]` flattened into one vector.
 struct BatchNormGrad(Stats);
 
@@ -162,4 +231,52 @@ pub(crate) fn batch_norm_grad(x: &Tensor, gamma: &Tensor, grad: &Tensor, stats: 
     let all = x.apply_op3_no_bwd(gamma, &grad.contiguous()?, &BatchNormGrad(stats.clone()))?;
     let numel = x.elem_count();
     Ok((all.narrow(0, 0, numel)?.reshape(x.shape())?, all.narrow(0, numel, stats.c)?, all.narrow(0, numel + stats.c, stats.c)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor, Var};
+
+    /// The fused moving-statistics batch norm against the composed candle ops in f64: output and
+    /// the gradients of x, γ and β.
+    #[test]
+    fn moving_batch_norm_matches_the_composed_ops() {
+        let dev = Device::Cpu;
+        let r = |shape: &[usize], seed: u64| {
+            let n: usize = shape.iter().product();
+            let v: Vec<f64> = (0..n).map(|i| (((i as u64 * 2654435761 + seed * 97) % 1000) as f64 / 500.0) - 1.0).collect();
+            Tensor::from_vec(v, shape, &dev).unwrap()
+        };
+        for dims in [vec![3, 4, 5, 6], vec![7, 4]] {
+            let (x, g, b) = (r(&dims, 1), r(&[4], 2).affine(0.5, 1.0).unwrap(), r(&[4], 3));
+            let (m, v) = (r(&[4], 4), r(&[4], 5).abs().unwrap().affine(1.0, 0.1).unwrap());
+            let w = r(&dims, 6);
+            let shape: Vec<usize> = if dims.len() == 4 { vec![1, 4, 1, 1] } else { vec![1, 4] };
+            let run = |fused: bool, dtype: DType| {
+                let vars: Vec<Var> = [&x, &g, &b].iter().map(|t| Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap()).collect();
+                let (xv, gv, bv) = (vars[0].as_tensor(), vars[1].as_tensor(), vars[2].as_tensor());
+                let (mm, vv) = (m.to_dtype(dtype).unwrap(), v.to_dtype(dtype).unwrap());
+                let y = if fused {
+                    super::batch_norm_inference(xv, gv, bv, &mm, &vv, 1e-3).unwrap()
+                } else {
+                    let inv = (vv.reshape(shape.clone()).unwrap() + 1e-3).unwrap().sqrt().unwrap().recip().unwrap().broadcast_mul(&gv.reshape(shape.clone()).unwrap()).unwrap();
+                    let shift = bv.reshape(shape.clone()).unwrap().broadcast_sub(&mm.reshape(shape.clone()).unwrap().broadcast_mul(&inv).unwrap()).unwrap();
+                    xv.broadcast_mul(&inv).unwrap().broadcast_add(&shift).unwrap()
+                };
+                let grads = (&y * &w.to_dtype(dtype).unwrap()).unwrap().sum_all().unwrap().backward().unwrap();
+                let mut out = vec![y.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap()];
+                for var in &vars {
+                    out.push(grads.get(var.as_tensor()).unwrap().to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap());
+                }
+                out
+            };
+            let (fused, reference) = (run(true, DType::F32), run(false, DType::F64));
+            for (k, (a, b)) in fused.iter().zip(&reference).enumerate() {
+                assert_eq!(a.len(), b.len());
+                for (p, q) in a.iter().zip(b) {
+                    assert!((p - q).abs() <= 1e-4 * (1.0 + q.abs()), "{dims:?} part {k}: {p} vs {q}");
+                }
+            }
+        }
+    }
 }
