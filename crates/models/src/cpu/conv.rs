@@ -234,6 +234,9 @@ impl CustomOp2 for ReluMask {
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (g, y) = (contiguous_f32(s1, l1, "gradient")?, contiguous_f32(s2, l2, "activation")?);
+        if g.len() != y.len() {
+            return Err(candle_core::Error::Msg(format!("ReLU gradient: {} gradient values for {} activations", g.len(), y.len())));
+        }
         let out = par_build(g.len(), 1 << 14, |i, o| {
             for ((o, &g), &y) in o.iter_mut().zip(&g[i << 14..]).zip(&y[i << 14..]) {
                 *o = if y > 0.0 { g } else { 0.0 };
@@ -296,22 +299,22 @@ impl CustomOp2 for Conv2dWeightGrad {
             .map(|t| {
                 let mut acc = vec![0f32; g.cout * (k + 1)];
                 with_scratch(k * pb, g.phases_len(), |col, phases| {
-                for i in t * per..((t + 1) * per).min(g.n) {
-                    to_phases(&g, &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w], phases);
-                    let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
-                    let mut p0 = 0;
-                    while p0 < p {
-                        let len = pb.min(p - p0);
-                        im2col(&g, phases, p0, len, col);
-                        let dst = MatMut { ptr: acc.as_mut_ptr(), rs: (k + 1) as isize, cs: 1 };
-                        // colᵀ: (len × K) read from the (K × len) block with swapped strides
-                        gemm_f32(g.cout, k, len, dst, true, Mat::of(&dyi[p0..], p as isize, 1), Mat::of(col, 1, len as isize));
-                        p0 += len;
+                    for i in t * per..((t + 1) * per).min(g.n) {
+                        to_phases(&g, &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w], phases);
+                        let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
+                        let mut p0 = 0;
+                        while p0 < p {
+                            let len = pb.min(p - p0);
+                            im2col(&g, phases, p0, len, col);
+                            let dst = MatMut { ptr: acc.as_mut_ptr(), rs: (k + 1) as isize, cs: 1 };
+                            // colᵀ: (len × K) read from the (K × len) block with swapped strides
+                            gemm_f32(g.cout, k, len, dst, true, Mat::of(&dyi[p0..], p as isize, 1), Mat::of(col, 1, len as isize));
+                            p0 += len;
+                        }
+                        for co in 0..g.cout {
+                            acc[co * (k + 1) + k] += sum_f32(&dyi[co * p..(co + 1) * p]);
+                        }
                     }
-                    for co in 0..g.cout {
-                        acc[co * (k + 1) + k] += sum_f32(&dyi[co * p..(co + 1) * p]);
-                    }
-                }
                 });
                 acc
             })
