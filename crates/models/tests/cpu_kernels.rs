@@ -6,17 +6,8 @@
 use candle_core::{DType, Device, Tensor, Var};
 use candlebook_models::{conv2d_keras, max_pool2d_keras, Padding};
 
-fn rand(shape: &[usize], seed: u64) -> Tensor {
-    let mut s = seed;
-    let n: usize = shape.iter().product();
-    let v: Vec<f64> = (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect();
-    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-}
+mod common;
+use common::rand;
 
 fn max_rel_diff(a: &Tensor, b: &Tensor) -> f64 {
     let a = a.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
