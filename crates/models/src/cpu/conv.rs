@@ -173,6 +173,10 @@ impl CustomOp3 for Conv2dForward {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = self.geom;
         let (x, w, b) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "kernel")?, contiguous_f32(s3, l3, "bias")?);
+        if super::direct::available() {
+            let y = super::direct::conv_forward(&g, x, w, b, self.relu);
+            return Ok((CpuStorage::F32(y), Shape::from((g.n, g.cout, g.oh, g.ow))));
+        }
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
         let y = par_build(g.n * g.cout * p, g.cout * p, |i, yi| {
             with_scratch(k * pb, g.phases_len(), |col, phases| {
@@ -206,15 +210,7 @@ impl CustomOp3 for Conv2dForward {
 
 /// `(dx, dw, db)` of [`Conv2dForward`] from its input, kernel, output and output gradient; `dx`
 /// only when `input_grad`.
-pub(crate) fn conv2d_grad(
-    g: &ConvGeometry,
-    relu: bool,
-    x: &Tensor,
-    w: &Tensor,
-    y: &Tensor,
-    grad: &Tensor,
-    input_grad: bool,
-) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
+pub(crate) fn conv2d_grad(g: &ConvGeometry, relu: bool, x: &Tensor, w: &Tensor, y: &Tensor, grad: &Tensor, input_grad: bool) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
     let grad = grad.contiguous()?;
     let grad = if relu { grad.apply_op2_no_bwd(y, &ReluMask)? } else { grad };
     let dx = if input_grad { Some(grad.apply_op2_no_bwd(w, &Conv2dInputGrad { geom: *g })?) } else { None };
@@ -258,6 +254,11 @@ impl CustomOp2 for Conv2dInputGrad {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = self.geom;
         let (dy, w) = (contiguous_f32(s1, l1, "output gradient")?, contiguous_f32(s2, l2, "kernel")?);
+        if super::direct::available() {
+            if let Some(dx) = super::direct::conv_input_grad(&g, dy, w) {
+                return Ok((CpuStorage::F32(dx), Shape::from((g.n, g.cin, g.h, g.w))));
+            }
+        }
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
         let dx = par_build(g.n * g.cin * g.h * g.w, g.cin * g.h * g.w, |i, dxi| {
             with_scratch(k * pb, g.phases_len(), |dcol, dphases| {
@@ -292,12 +293,24 @@ impl CustomOp2 for Conv2dWeightGrad {
         let g = self.geom;
         let (x, dy) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "output gradient")?);
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
+        if super::direct::available() {
+            let dw = super::direct::conv_weight_grad(&g, x, dy);
+            let mut total = vec![0f32; g.cout * (k + 1)];
+            for (co, row) in total.chunks_exact_mut(k + 1).enumerate() {
+                row[..k].copy_from_slice(&dw[co * k..(co + 1) * k]);
+                row[k] = (0..g.n).map(|i| sum_f32(&dy[(i * g.cout + co) * p..][..p])).sum();
+            }
+            return Ok((CpuStorage::F32(total), Shape::from((g.cout, k + 1))));
+        }
         let threads = rayon::current_num_threads().max(1);
         let per = g.n.div_ceil(threads);
-        let partials: Vec<Vec<f32>> = (0..g.n.div_ceil(per))
+        // Each thread accumulates dwᵀ (K × Cout, Cout contiguous) and db: with the destination
+        // contiguous along Cout, the GEMM streams the im2col block in place and only repacks the
+        // much smaller output-gradient block (Cout × len), not the K × len block.
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..g.n.div_ceil(per))
             .into_par_iter()
             .map(|t| {
-                let mut acc = vec![0f32; g.cout * (k + 1)];
+                let (mut acc, mut bias) = (vec![0f32; k * g.cout], vec![0f32; g.cout]);
                 with_scratch(k * pb, g.phases_len(), |col, phases| {
                     for i in t * per..((t + 1) * per).min(g.n) {
                         to_phases(&g, &x[i * g.cin * g.h * g.w..(i + 1) * g.cin * g.h * g.w], phases);
@@ -306,22 +319,25 @@ impl CustomOp2 for Conv2dWeightGrad {
                         while p0 < p {
                             let len = pb.min(p - p0);
                             im2col(&g, phases, p0, len, col);
-                            let dst = MatMut { ptr: acc.as_mut_ptr(), rs: (k + 1) as isize, cs: 1 };
+                            let dst = MatMut { ptr: acc.as_mut_ptr(), rs: 1, cs: g.cout as isize };
                             // colᵀ: (len × K) read from the (K × len) block with swapped strides
                             gemm_f32(g.cout, k, len, dst, true, Mat::of(&dyi[p0..], p as isize, 1), Mat::of(col, 1, len as isize));
                             p0 += len;
                         }
-                        for co in 0..g.cout {
-                            acc[co * (k + 1) + k] += sum_f32(&dyi[co * p..(co + 1) * p]);
+                        for (co, b) in bias.iter_mut().enumerate() {
+                            *b += sum_f32(&dyi[co * p..(co + 1) * p]);
                         }
                     }
                 });
-                acc
+                (acc, bias)
             })
             .collect();
         let mut total = vec![0f32; g.cout * (k + 1)];
-        for part in partials {
-            total.iter_mut().zip(part).for_each(|(t, v)| *t += v);
+        for (acc, bias) in partials {
+            for (co, row) in total.chunks_exact_mut(k + 1).enumerate() {
+                row[..k].iter_mut().zip(acc[co..].iter().step_by(g.cout)).for_each(|(t, v)| *t += *v);
+                row[k] += bias[co];
+            }
         }
         Ok((CpuStorage::F32(total), Shape::from((g.cout, k + 1))))
     }

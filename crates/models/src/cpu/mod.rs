@@ -4,6 +4,7 @@
 
 mod adam;
 mod conv;
+mod direct;
 mod norm;
 mod pool;
 

@@ -38,51 +38,117 @@ impl MaxPool2d {
         self.out.1 + (self.pool.1 - 1) / self.strides.1
     }
 
+    /// Rows of one phase: enough for every output row and window row.
+    fn phase_rows(&self) -> usize {
+        self.out.0 + (self.pool.0 - 1) / self.strides.0
+    }
+
+    /// Length of a plane's stride phases (`sy × sx` phases of `phase_rows × phase_width`).
+    fn phases_len(&self) -> usize {
+        self.strides.0 * self.strides.1 * self.phase_rows() * self.phase_width()
+    }
+
+    /// Per-plane constants of the search, on the wide grid of `out.0 × phase_width` lanes (lane
+    /// `oy * jw + ox`; lanes with `ox ≥ out.1` are computed and dropped): each lane's plane index
+    /// of window cell (0, 0) (wrapping where that cell is padding), and of the window's first real
+    /// cell (the winner TF reports for an all −∞ window).
+    fn lane_indices(&self) -> (Vec<u32>, Vec<u32>) {
+        let (jw, (sy, sx), (py, px)) = (self.phase_width(), self.strides, self.pad);
+        let mut base = Vec::with_capacity(self.out.0 * jw);
+        let mut first = Vec::with_capacity(self.out.0 * jw);
+        for oy in 0..self.out.0 {
+            let ya = window(oy, sy, py, self.pool.0, self.h).0;
+            for ox in 0..jw {
+                let cell = ((oy * sy) as isize - py as isize) * self.w as isize + (ox * sx) as isize - px as isize;
+                base.push(cell as u32);
+                let xa = if ox < self.out.1 { window(ox, sx, px, self.pool.1, self.w).0 } else { 0 };
+                first.push((ya * self.w + xa) as u32);
+            }
+        }
+        (base, first)
+    }
+
     /// Every window of one plane: its maximum into `y`, the plane index of its first maximum
     /// (row-major; NaN wins once seen, as in TF) into `idx`.
     ///
-    /// The plane's rows are first split into stride phases padded with −∞ (`phases[iy][r][j]` is
-    /// padded column `j * sx + r`), so window column `kx` of every output column is one
-    /// contiguous run; the search then runs over whole output rows at once, cell by cell of the
-    /// window, as element-wise selects the compiler vectorises. Padding (−∞) never wins, and
-    /// each window starts at its first real cell, so an all-−∞ window reports that cell as TF does.
-    fn plane(&self, xp: &[f32], first_col: &[u32], phases: &mut [f32], y: &mut [f32], idx: &mut [u32]) {
-        let (sx, jw, ow, pad) = (self.strides.1, self.phase_width(), self.out.1, self.pad.1);
-        for (row, dst) in xp.chunks_exact(self.w).zip(phases.chunks_exact_mut(sx * jw)) {
-            for (r, phase) in dst.chunks_exact_mut(jw).enumerate() {
-                for (j, v) in phase.iter_mut().enumerate() {
-                    let ix = (j * sx + r).wrapping_sub(pad);
-                    *v = if ix < self.w { row[ix] } else { f32::NEG_INFINITY };
-                }
-            }
+    /// The plane is first split into its `sy × sx` stride phases padded with −∞
+    /// (`phases[ry][rx][i][j]` is padded cell `(i * sy + ry, j * sx + rx)`), so window cell
+    /// `(ky, kx)` of every output is one contiguous run of the phase `(ky % sy, kx % sx)` when the
+    /// output is laid out `phase_width` wide. The search then runs over the whole plane at once,
+    /// cell by cell of the window, as element-wise selects the compiler vectorises. Padding (−∞)
+    /// never wins, and each window starts at its first real cell.
+    fn plane(&self, xp: &[f32], lanes: &(Vec<u32>, Vec<u32>), scratch: &mut [f32], y: &mut [f32], idx: &mut [u32]) {
+        #[cfg(target_arch = "x86_64")]
+        if super::direct::available() {
+            // SAFETY: AVX-512F is present (checked above).
+            return unsafe { self.plane_avx512(xp, lanes, scratch, y, idx) };
         }
-        for oy in 0..self.out.0 {
-            let (ya, yb) = window(oy, self.strides.0, self.pad.0, self.pool.0, self.h);
-            let (v, best) = (&mut y[oy * ow..(oy + 1) * ow], &mut idx[oy * ow..(oy + 1) * ow]);
-            v.fill(f32::NEG_INFINITY);
-            best.iter_mut().zip(first_col).for_each(|(b, &c)| *b = (ya * self.w) as u32 + c);
-            for r in ya..yb {
-                for kx in 0..self.pool.1 {
-                    let src = &phases[(r * sx + kx % sx) * jw + kx / sx..][..ow];
-                    // plane index of window column kx at output column 0 (wraps when in the padding,
-                    // where it is never used)
-                    let base = ((r * self.w + kx) as u32).wrapping_sub(pad as u32);
-                    for (ox, ((v, b), &c)) in v.iter_mut().zip(best.iter_mut()).zip(src).enumerate() {
-                        let wins = (c > *v) | (c.is_nan() & !v.is_nan());
-                        // bit masks, not `if`: baseline x86-64 (SSE2) has no blend, and the compiler
-                        // turns the selects into a branch per lane
-                        let m = (wins as u32).wrapping_neg();
-                        *v = f32::from_bits((c.to_bits() & m) | (v.to_bits() & !m));
-                        *b = (base.wrapping_add((ox * sx) as u32) & m) | (*b & !m);
-                    }
-                }
-            }
-        }
+        self.plane_portable(xp, lanes, scratch, y, idx)
     }
 
-    /// The first real column of each output column's window.
-    fn first_columns(&self) -> Vec<u32> {
-        (0..self.out.1).map(|ox| window(ox, self.strides.1, self.pad.1, self.pool.1, self.w).0 as u32).collect()
+    /// [`MaxPool2d::plane`] compiled for AVX-512: the selects become 16-lane masked blends.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    unsafe fn plane_avx512(&self, xp: &[f32], lanes: &(Vec<u32>, Vec<u32>), scratch: &mut [f32], y: &mut [f32], idx: &mut [u32]) {
+        self.plane_portable(xp, lanes, scratch, y, idx)
+    }
+
+    #[inline(always)]
+    fn plane_portable(&self, xp: &[f32], (base, first): &(Vec<u32>, Vec<u32>), scratch: &mut [f32], y: &mut [f32], idx: &mut [u32]) {
+        let ((sy, sx), (py, px), jw, jh) = (self.strides, self.pad, self.phase_width(), self.phase_rows());
+        let (ow, wide) = (self.out.1, self.out.0 * jw);
+        let (phases, rest) = scratch.split_at_mut(self.phases_len());
+        let (v, best) = rest.split_at_mut(wide);
+        // `best` holds u32 plane indices as f32 bit patterns (one scratch buffer for both)
+        for (ph, dst) in phases.chunks_exact_mut(jh * jw).enumerate() {
+            let (ry, rx) = (ph / sx, ph % sx);
+            for (i, row) in dst.chunks_exact_mut(jw).enumerate() {
+                let iy = (i * sy + ry).wrapping_sub(py);
+                if iy >= self.h {
+                    row.fill(f32::NEG_INFINITY);
+                    continue;
+                }
+                let src = &xp[iy * self.w..(iy + 1) * self.w];
+                // cells lo..hi hold real columns: j * sx + rx - px in 0..w
+                let first = |bound: usize| {
+                    if rx >= bound {
+                        0
+                    } else {
+                        (bound - rx).div_ceil(sx)
+                    }
+                };
+                let (lo, hi) = (first(px).min(jw), first(px + self.w).min(jw));
+                let hi = hi.max(lo);
+                row[..lo].fill(f32::NEG_INFINITY);
+                row[hi..].fill(f32::NEG_INFINITY);
+                if lo < hi {
+                    let start = lo * sx + rx - px;
+                    row[lo..hi].iter_mut().zip(src[start..].iter().step_by(sx)).for_each(|(c, x)| *c = *x);
+                }
+            }
+        }
+        v.fill(f32::NEG_INFINITY);
+        best.iter_mut().zip(first).for_each(|(b, &f)| *b = f32::from_bits(f));
+        for ky in 0..self.pool.0 {
+            for kx in 0..self.pool.1 {
+                let ph = (ky % sy) * sx + kx % sx;
+                // the last output row needs only its `ow` real lanes (its run ends the phase)
+                let src = &phases[ph * jh * jw + (ky / sy) * jw + kx / sx..][..wide - jw + ow];
+                let cell = (ky * self.w + kx) as u32;
+                for (((v, b), &c), &l) in v.iter_mut().zip(best.iter_mut()).zip(src).zip(base.iter()) {
+                    let wins = (c > *v) | (c.is_nan() & !v.is_nan());
+                    // bit masks, not `if`: baseline x86-64 (SSE2) has no blend, and the compiler
+                    // turns the selects into a branch per lane
+                    let m = (wins as u32).wrapping_neg();
+                    *v = f32::from_bits((c.to_bits() & m) | (v.to_bits() & !m));
+                    *b = f32::from_bits((l.wrapping_add(cell) & m) | (b.to_bits() & !m));
+                }
+            }
+        }
+        for ((yr, ir), (vr, br)) in y.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).zip(v.chunks_exact(jw).zip(best.chunks_exact(jw))) {
+            yr.copy_from_slice(&vr[..ow]);
+            ir.iter_mut().zip(br).for_each(|(i, b)| *i = b.to_bits());
+        }
     }
 
     /// Output and winners of every window over the contiguous f32 data `x`.
@@ -91,14 +157,11 @@ impl MaxPool2d {
         if x.len() != self.planes * hw || hw > u32::MAX as usize {
             return Err(candle_core::Error::Msg(format!("max pooling: expected {} planes of {}×{}, got {} values", self.planes, self.h, self.w, x.len())));
         }
-        let first_col = self.first_columns();
+        let lanes = self.lane_indices();
         let mut y = par_zeros(self.planes * ohw);
         let mut idx = vec![0u32; self.planes * ohw];
-        let phases_len = self.h * self.strides.1 * self.phase_width();
-        y.par_chunks_mut(ohw).zip(idx.par_chunks_mut(ohw)).zip(x.par_chunks(hw)).for_each_init(
-            || vec![0f32; phases_len],
-            |phases, ((yp, ip), xp)| self.plane(xp, &first_col, phases, yp, ip),
-        );
+        let scratch_len = self.phases_len() + 2 * self.out.0 * self.phase_width();
+        y.par_chunks_mut(ohw).zip(idx.par_chunks_mut(ohw)).zip(x.par_chunks(hw)).for_each_init(|| vec![0f32; scratch_len], |scratch, ((yp, ip), xp)| self.plane(xp, &lanes, scratch, yp, ip));
         Ok((y, idx))
     }
 

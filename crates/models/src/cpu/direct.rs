@@ -1,0 +1,521 @@
+//! Convolution as an implicit GEMM with AVX-512: the output is computed in register tiles of
+//! `MR` output channels × `NV` vectors of 16 output pixels, reading each receptive-field row
+//! straight from the image's padded stride phases instead of an im2col copy. Edge vectors (a
+//! row's last, partial 16 pixels) use masked loads and stores, so nothing is copied, packed or
+//! padded per block: the im2col copy and the GEMM's repacking of it were a third of a step.
+//!
+//! Used for the forward pass and, at stride 1, for the input gradient (a convolution of the
+//! output gradient with the flipped, transposed kernel). Selected at run time on CPUs with
+//! AVX-512F; elsewhere the im2col path in `conv.rs` runs.
+
+use super::conv::ConvGeometry;
+use super::par_build;
+
+/// Output channels per register tile.
+const MR: usize = 8;
+/// 16-pixel vectors per register tile (MR × NV = 24 accumulators of the 32 vector registers).
+const NV: usize = 3;
+/// Kernel elements × 16-channel vectors per register tile of the kernel gradient: 6 × 4 (24
+/// accumulators) when there are more than 32 output channels, else 8 × 2.
+const WIDE: (usize, usize) = (6, 4);
+const NARROW: (usize, usize) = (8, 2);
+
+fn weight_grad_tile_shape(cout: usize) -> (usize, usize) {
+    if cout > 32 {
+        WIDE
+    } else {
+        NARROW
+    }
+}
+
+/// True when this CPU runs the AVX-512 kernels (checked once). `CANDLEBOOK_CPU_KERNELS=portable`
+/// in the environment selects the portable kernels instead (the test script runs the kernel tests
+/// both ways).
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f") && std::env::var("CANDLEBOOK_CPU_KERNELS").map_or(true, |v| v != "portable"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Where one 16-pixel output vector reads and writes.
+#[derive(Clone, Copy, Default)]
+struct PixelVector {
+    /// Offset in the padded phases of kernel position (0, 0) for the vector's first pixel.
+    input: isize,
+    /// Offset of the first pixel in one output channel (`oy * ow + ox`).
+    output: isize,
+    /// Valid lanes (a row's last vector may be partial; 0 for tile padding).
+    mask: u16,
+}
+
+/// Rows of the padded phases: every input row any output row reads, including the zero rows of
+/// the vertical padding.
+fn padded_rows(g: &ConvGeometry) -> usize {
+    (g.oh - 1) * g.stride + g.kh
+}
+
+fn phase_width(g: &ConvGeometry) -> usize {
+    g.ow + (g.kw - 1) / g.stride
+}
+
+/// Rewrites one image into `[c][row][phase][j]`, zero-padded on all sides: padded column
+/// `j * stride + phase` of padded row `row` (input row `row - pad_top`, column
+/// `j * stride + phase - pad_left`). Every receptive-field row of an output row is then one
+/// contiguous run.
+fn padded_phases(g: &ConvGeometry, img: &[f32], out: &mut [f32]) {
+    let (s, jw, hp) = (g.stride, phase_width(g), padded_rows(g));
+    // the cells `lo..hi` of phase `ph` that hold input columns: `j * s + ph - pad_left` in `0..w`
+    let first = |ph: usize, bound: usize| {
+        if ph >= bound {
+            0
+        } else {
+            (bound - ph).div_ceil(s)
+        }
+    };
+    let ranges: Vec<(usize, usize)> = (0..s)
+        .map(|ph| {
+            let (lo, hi) = (first(ph, g.pad_left).min(jw), first(ph, g.pad_left + g.w).min(jw));
+            (lo, hi.max(lo))
+        })
+        .collect();
+    for (c, plane) in out.chunks_exact_mut(hp * s * jw).enumerate().take(g.cin) {
+        for (r, dst) in plane.chunks_exact_mut(s * jw).enumerate() {
+            let Some(row) = r.checked_sub(g.pad_top).filter(|&iy| iy < g.h).map(|iy| &img[(c * g.h + iy) * g.w..][..g.w]) else {
+                dst.fill(0.0);
+                continue;
+            };
+            for (ph, cells) in dst.chunks_exact_mut(jw).enumerate() {
+                let (lo, hi) = ranges[ph];
+                cells[..lo].fill(0.0);
+                cells[hi..].fill(0.0);
+                if lo < hi {
+                    let start = lo * s + ph - g.pad_left;
+                    if s == 1 {
+                        cells[lo..hi].copy_from_slice(&row[start..start + hi - lo]);
+                    } else {
+                        cells[lo..hi].iter_mut().zip(row[start..].iter().step_by(s)).for_each(|(v, x)| *v = *x);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The convolution plan shared by all images: kernel offsets, pixel vectors, packed kernel.
+struct Plan {
+    /// Offset in the padded phases of kernel element `k = (c, ky, kx)` relative to position (0, 0).
+    taps: Vec<isize>,
+    /// The output pixels in vectors, grouped `NV` to a tile (the last group padded with empty vectors).
+    vectors: Vec<PixelVector>,
+    /// The kernel as `[tile][k][MR]` (channels past `cout` zero).
+    packed: Vec<f32>,
+    /// The bias as `[tile][MR]`.
+    bias: Vec<f32>,
+}
+
+/// Offset in the padded phases of each kernel element `k = (c, ky, kx)`, relative to kernel position (0, 0).
+fn taps(g: &ConvGeometry) -> Vec<isize> {
+    let (s, jw, hp) = (g.stride as isize, phase_width(g) as isize, padded_rows(g) as isize);
+    let mut taps = Vec::with_capacity(g.cin * g.kh * g.kw);
+    for c in 0..g.cin as isize {
+        for ky in 0..g.kh as isize {
+            for kx in 0..g.kw as isize {
+                taps.push(((c * hp + ky) * s + kx % s) * jw + kx / s);
+            }
+        }
+    }
+    taps
+}
+
+/// The output pixels of one image in vectors of up to 16 along each output row.
+fn pixel_vectors(g: &ConvGeometry) -> Vec<PixelVector> {
+    let (s, jw) = (g.stride as isize, phase_width(g) as isize);
+    let mut vectors = Vec::new();
+    for oy in 0..g.oh {
+        for ox in (0..g.ow).step_by(16) {
+            let lanes = (g.ow - ox).min(16);
+            vectors.push(PixelVector { input: (oy as isize * s * s) * jw + ox as isize, output: (oy * g.ow + ox) as isize, mask: if lanes == 16 { u16::MAX } else { (1u16 << lanes) - 1 } });
+        }
+    }
+    vectors
+}
+
+impl Plan {
+    /// `kernel(co, c, ky, kx)` gives the weight; `bias(co)` the bias.
+    fn new(g: &ConvGeometry, kernel: impl Fn(usize, usize, usize, usize) -> f32, bias: impl Fn(usize) -> f32) -> Plan {
+        let taps = taps(g);
+        let mut vectors = pixel_vectors(g);
+        vectors.resize(vectors.len().next_multiple_of(NV), PixelVector::default());
+        let k = taps.len();
+        let tiles = g.cout.div_ceil(MR);
+        let mut packed = vec![0f32; tiles * k * MR];
+        let mut packed_bias = vec![0f32; tiles * MR];
+        for co in 0..g.cout {
+            let (t, i) = (co / MR, co % MR);
+            packed_bias[t * MR + i] = bias(co);
+            let mut kk = 0;
+            for c in 0..g.cin {
+                for ky in 0..g.kh {
+                    for kx in 0..g.kw {
+                        packed[(t * k + kk) * MR + i] = kernel(co, c, ky, kx);
+                        kk += 1;
+                    }
+                }
+            }
+        }
+        Plan { taps, vectors, packed, bias: packed_bias }
+    }
+}
+
+/// `act(conv(x, w) + b)` for contiguous NCHW `x`, OIHW `w`: the whole batch, images spread over
+/// the rayon pool. Only call when [`available`].
+pub(crate) fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32], relu: bool) -> Vec<f32> {
+    let k = g.cin * g.kh * g.kw;
+    let plan = Plan::new(g, |co, c, ky, kx| w[co * k + (c * g.kh + ky) * g.kw + kx], |co| b[co]);
+    run(g, &plan, x, relu)
+}
+
+/// The input gradient of a stride-1 convolution, `dx = conv(dy, flip(w)ᵀ)` with the complementary
+/// padding. `None` when the geometry is not stride 1 (the caller falls back to col2im).
+pub(crate) fn conv_input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Option<Vec<f32>> {
+    if g.stride != 1 || g.pad_top >= g.kh || g.pad_left >= g.kw {
+        return None;
+    }
+    let t = ConvGeometry { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw, stride: 1, pad_top: g.kh - 1 - g.pad_top, pad_left: g.kw - 1 - g.pad_left, oh: g.h, ow: g.w };
+    let k = g.cin * g.kh * g.kw;
+    let plan = Plan::new(&t, |ci, co, ky, kx| w[co * k + (ci * g.kh + g.kh - 1 - ky) * g.kw + g.kw - 1 - kx], |_| 0.0);
+    Some(run(&t, &plan, dy, false))
+}
+
+/// Kernel gradient `dw[co][k] = Σ_pixels dy[co][p] · x[tap k of p]` over the batch, as a
+/// `Cout × K` matrix. Each thread accumulates `dwᵀ` (K × Cout) over its share of the images in
+/// register tiles of kernel elements × 16-channel vectors: per pixel, input values are broadcast
+/// from the padded phases and multiplied with that pixel's output-gradient channels (the image's
+/// `dy` transposed once to pixel-major), so no lanes are wasted at row ends and nothing is reduced
+/// across lanes. Only call when [`available`].
+pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut taps = taps(g);
+    let k = taps.len();
+    // whole tiles: extra taps repeat tap 0 and their rows are dropped
+    let kpad = k.next_multiple_of(weight_grad_tile_shape(g.cout).0);
+    taps.resize(kpad, taps[0]);
+    let (p, image) = (g.oh * g.ow, g.cin * g.h * g.w);
+    let phases_len = g.cin * padded_rows(g) * g.stride * phase_width(g);
+    // output rows per pixel block: the block's transposed gradient stays in L1
+    let rows = (96 / g.ow).clamp(1, g.oh);
+    let threads = rayon::current_num_threads().max(1);
+    let per = g.n.div_ceil(threads);
+    let acc = (0..g.n.div_ceil(per))
+        .into_par_iter()
+        .map(|t| {
+            let mut acc = vec![0f32; kpad * g.cout];
+            super::with_scratch(phases_len, p * g.cout, |phases, dyt| {
+                for i in t * per..((t + 1) * per).min(g.n) {
+                    padded_phases(g, &x[i * image..(i + 1) * image], phases);
+                    let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
+                    // transposed 16 pixels at a time, so the rows written stay in L1
+                    for px0 in (0..p).step_by(16) {
+                        let px1 = (px0 + 16).min(p);
+                        for (co, plane) in dyi.chunks_exact(p).enumerate() {
+                            for (px, &v) in (px0..px1).zip(&plane[px0..px1]) {
+                                dyt[px * g.cout + co] = v;
+                            }
+                        }
+                    }
+                    for oy0 in (0..g.oh).step_by(rows) {
+                        let oy1 = (oy0 + rows).min(g.oh);
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: as in `run`; `dyt` holds `p × cout` values, `acc` `kpad × cout`,
+                        // and channel vectors past `cout` are masked.
+                        unsafe {
+                            avx512::weight_grad_rows(g, &taps, oy0..oy1, phases, dyt, &mut acc)
+                        }
+                    }
+                }
+            });
+            acc
+        })
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+            a
+        })
+        .unwrap_or_else(|| vec![0f32; kpad * g.cout]);
+    let mut dw = vec![0f32; g.cout * k];
+    for (co, row) in dw.chunks_exact_mut(k).enumerate() {
+        row.iter_mut().zip(acc[co..].iter().step_by(g.cout)).for_each(|(d, a)| *d = *a);
+    }
+    dw
+}
+
+fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
+    let (p, image) = (g.oh * g.ow, g.cin * g.h * g.w);
+    let phases_len = g.cin * padded_rows(g) * g.stride * phase_width(g);
+    par_build(g.n * g.cout * p, g.cout * p, |i, yi| {
+        super::with_scratch(phases_len, 0, |phases, _| {
+            padded_phases(g, &x[i * image..(i + 1) * image], phases);
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `available()` was checked by the caller (AVX-512F present); every offset
+            // the kernel forms is a tap plus a vector's input offset, both derived from the
+            // geometry that sized `phases`, and output offsets lie within one image's `yi`.
+            unsafe {
+                avx512::image(g, plan, phases, yi, relu)
+            }
+        })
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{ConvGeometry, PixelVector, Plan, MR, NARROW, NV, WIDE};
+
+    /// All tiles of one image: for each group of `NV` pixel vectors, every channel tile.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn image(g: &ConvGeometry, plan: &Plan, phases: &[f32], out: &mut [f32], relu: bool) {
+        let k = plan.taps.len();
+        let p = g.oh * g.ow;
+        for t in 0..g.cout.div_ceil(MR) {
+            let rows = (g.cout - t * MR).min(MR);
+            for group in plan.vectors.chunks_exact(NV) {
+                let group: &[PixelVector; NV] = group.try_into().expect("chunks_exact(NV)");
+                tile(k, plan.packed.as_ptr().add(t * k * MR), plan.taps.as_ptr(), phases.as_ptr(), group, plan.bias.as_ptr().add(t * MR), out.as_mut_ptr().add(t * MR * p), p, rows, relu);
+            }
+        }
+    }
+
+    /// Adds output rows `oys` of one image to `acc` (`kpad × cout`, dwᵀ).
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn weight_grad_rows(g: &ConvGeometry, taps: &[isize], oys: std::ops::Range<usize>, phases: &[f32], dyt: &[f32], acc: &mut [f32]) {
+        if super::weight_grad_tile_shape(g.cout) == WIDE {
+            weight_grad_tiles::<{ WIDE.0 }, { WIDE.1 }>(g, taps, oys, phases, dyt, acc)
+        } else {
+            weight_grad_tiles::<{ NARROW.0 }, { NARROW.1 }>(g, taps, oys, phases, dyt, acc)
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn weight_grad_tiles<const WK: usize, const WC: usize>(g: &ConvGeometry, taps: &[isize], oys: std::ops::Range<usize>, phases: &[f32], dyt: &[f32], acc: &mut [f32]) {
+        for k0 in (0..taps.len()).step_by(WK) {
+            let tk: [isize; WK] = std::array::from_fn(|j| taps[k0 + j]);
+            for c0 in (0..g.cout).step_by(16 * WC) {
+                weight_grad_tile::<WK, WC>(g, &tk, oys.clone(), phases.as_ptr(), dyt.as_ptr().add(c0), acc.as_mut_ptr().add(k0 * g.cout + c0), g.cout - c0);
+            }
+        }
+    }
+
+    /// One `WK × (16·WC)` tile of dwᵀ: `acc[j][c] += Σ_pixels x[tap j] · dyt[pixel][c]`, for the
+    /// first `channels` channels.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn weight_grad_tile<const WK: usize, const WC: usize>(g: &ConvGeometry, taps: &[isize; WK], oys: std::ops::Range<usize>, src: *const f32, dyt: *const f32, acc: *mut f32, channels: usize) {
+        let masks: [__mmask16; WC] = std::array::from_fn(|v| {
+            let lanes = channels.saturating_sub(16 * v).min(16);
+            if lanes == 16 {
+                u16::MAX
+            } else {
+                (1u16 << lanes) - 1
+            }
+        });
+        let mut sum: [[__m512; WC]; WK] = std::array::from_fn(|j| std::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], acc.wrapping_add(j * g.cout + 16 * v))));
+        let row_step = (g.stride * g.stride * (g.ow + (g.kw - 1) / g.stride)) as isize;
+        for oy in oys {
+            let input = src.wrapping_offset(oy as isize * row_step);
+            let mut d_row = dyt.add(oy * g.ow * g.cout);
+            for ox in 0..g.ow {
+                let d: [__m512; WC] = std::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], d_row.wrapping_add(16 * v)));
+                let at = input.add(ox);
+                for (j, row) in sum.iter_mut().enumerate() {
+                    let b = _mm512_set1_ps(*at.wrapping_offset(taps[j]));
+                    for v in 0..WC {
+                        row[v] = _mm512_fmadd_ps(b, d[v], row[v]);
+                    }
+                }
+                d_row = d_row.add(g.cout);
+            }
+        }
+        for (j, row) in sum.iter().enumerate() {
+            for v in 0..WC {
+                _mm512_mask_storeu_ps(acc.wrapping_add(j * g.cout + 16 * v), masks[v], row[v]);
+            }
+        }
+    }
+
+    /// `out[i][v] = act(bias[i] + Σ_k a[k][i] · src[taps[k] + v.input])` for `i < rows`.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    unsafe fn tile(k: usize, a: *const f32, taps: *const isize, src: *const f32, vectors: &[PixelVector; NV], bias: *const f32, out: *mut f32, p: usize, rows: usize, relu: bool) {
+        let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+        let inputs: [*const f32; NV] = std::array::from_fn(|v| src.wrapping_offset(vectors[v].input));
+        let masks: [__mmask16; NV] = std::array::from_fn(|v| vectors[v].mask);
+        for kk in 0..k {
+            let tap = *taps.add(kk);
+            let b: [__m512; NV] = std::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], inputs[v].wrapping_offset(tap)));
+            let ak = a.add(kk * MR);
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(*ak.add(i));
+                for v in 0..NV {
+                    row[v] = _mm512_fmadd_ps(ai, b[v], row[v]);
+                }
+            }
+        }
+        let zero = _mm512_setzero_ps();
+        for (i, row) in acc.iter().enumerate().take(rows) {
+            let bi = _mm512_set1_ps(*bias.add(i));
+            for v in 0..NV {
+                let mut r = _mm512_add_ps(row[v], bi);
+                if relu {
+                    r = _mm512_max_ps(r, zero);
+                }
+                _mm512_mask_storeu_ps(out.add(i * p).wrapping_offset(vectors[v].output), masks[v], r);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct convolution in f64, the reference.
+    fn naive(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
+        let mut y = vec![0f64; g.n * g.cout * g.oh * g.ow];
+        for n in 0..g.n {
+            for co in 0..g.cout {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let mut s = b[co] as f64;
+                        for c in 0..g.cin {
+                            for ky in 0..g.kh {
+                                for kx in 0..g.kw {
+                                    let (iy, ix) = ((oy * g.stride + ky) as isize - g.pad_top as isize, (ox * g.stride + kx) as isize - g.pad_left as isize);
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
+                                        s += x[((n * g.cin + c) * g.h + iy as usize) * g.w + ix as usize] as f64 * w[((co * g.cin + c) * g.kh + ky) * g.kw + kx] as f64;
+                                    }
+                                }
+                            }
+                        }
+                        y[((n * g.cout + co) * g.oh + oy) * g.ow + ox] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2654435761).wrapping_add(12345);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn geometry(n: usize, cin: usize, h: usize, w: usize, cout: usize, kk: usize, stride: usize, same: bool) -> ConvGeometry {
+        let (oh, ow, pad_top, pad_left) = if same {
+            let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
+            let ph = ((oh - 1) * stride + kk).saturating_sub(h);
+            let pw = ((ow - 1) * stride + kk).saturating_sub(w);
+            (oh, ow, ph / 2, pw / 2)
+        } else {
+            ((h - kk) / stride + 1, (w - kk) / stride + 1, 0, 0)
+        };
+        ConvGeometry { n, cin, h, w, cout, kh: kk, kw: kk, stride, pad_top, pad_left, oh, ow }
+    }
+
+    #[test]
+    fn forward_and_input_gradient_match_a_naive_convolution() {
+        if !available() {
+            return;
+        }
+        for (i, g) in [
+            geometry(2, 3, 37, 41, 10, 11, 4, true),
+            geometry(2, 5, 20, 21, 17, 5, 1, true),
+            geometry(3, 4, 14, 14, 8, 3, 1, true),
+            geometry(1, 2, 19, 33, 9, 3, 2, false),
+            geometry(2, 3, 30, 18, 16, 3, 1, false),
+            geometry(1, 3, 9, 10, 40, 3, 1, true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let x = values(g.n * g.cin * g.h * g.w, i as u32);
+            let w = values(g.cout * g.cin * g.kh * g.kw, 100 + i as u32);
+            let b = values(g.cout, 200 + i as u32);
+            let want = naive(&g, &x, &w, &b);
+            for relu in [false, true] {
+                let got = conv_forward(&g, &x, &w, &b, relu);
+                for (j, (&y, &r)) in got.iter().zip(&want).enumerate() {
+                    let r = if relu { r.max(0.0) } else { r };
+                    assert!((y as f64 - r).abs() < 1e-4 * (1.0 + r.abs()), "case {i} relu {relu} at {j}: {y} vs {r}");
+                }
+            }
+            // dw[co, c, ky, kx] = Σ dy[co, oy, ox] · x[c, tap]
+            let dy = values(g.n * g.cout * g.oh * g.ow, 300 + i as u32);
+            let dw = conv_weight_grad(&g, &x, &dy);
+            let mut want_dw = vec![0f64; w.len()];
+            for n in 0..g.n {
+                for co in 0..g.cout {
+                    for oy in 0..g.oh {
+                        for ox in 0..g.ow {
+                            for c in 0..g.cin {
+                                for ky in 0..g.kh {
+                                    for kx in 0..g.kw {
+                                        let (iy, ix) = ((oy * g.stride + ky) as isize - g.pad_top as isize, (ox * g.stride + kx) as isize - g.pad_left as isize);
+                                        if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
+                                            want_dw[((co * g.cin + c) * g.kh + ky) * g.kw + kx] +=
+                                                dy[((n * g.cout + co) * g.oh + oy) * g.ow + ox] as f64 * x[((n * g.cin + c) * g.h + iy as usize) * g.w + ix as usize] as f64;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (j, (&d, &r)) in dw.iter().zip(&want_dw).enumerate() {
+                assert!((d as f64 - r).abs() < 1e-3 * (1.0 + r.abs()), "case {i} dw at {j}: {d} vs {r}");
+            }
+            // dx[c, iy, ix] = Σ dy[co, oy, ox] · w[co, c, ky, kx] over the taps that read (iy, ix)
+            let Some(dx) = conv_input_grad(&g, &dy, &w) else {
+                assert_ne!(g.stride, 1, "case {i}");
+                continue;
+            };
+            let mut want_dx = vec![0f64; x.len()];
+            for n in 0..g.n {
+                for co in 0..g.cout {
+                    for oy in 0..g.oh {
+                        for ox in 0..g.ow {
+                            for c in 0..g.cin {
+                                for ky in 0..g.kh {
+                                    for kx in 0..g.kw {
+                                        let (iy, ix) = ((oy + ky) as isize - g.pad_top as isize, (ox + kx) as isize - g.pad_left as isize);
+                                        if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
+                                            want_dx[((n * g.cin + c) * g.h + iy as usize) * g.w + ix as usize] +=
+                                                dy[((n * g.cout + co) * g.oh + oy) * g.ow + ox] as f64 * w[((co * g.cin + c) * g.kh + ky) * g.kw + kx] as f64;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (j, (&d, &r)) in dx.iter().zip(&want_dx).enumerate() {
+                assert!((d as f64 - r).abs() < 1e-4 * (1.0 + r.abs()), "case {i} dx at {j}: {d} vs {r}");
+            }
+        }
+    }
+}
