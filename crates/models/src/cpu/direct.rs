@@ -11,10 +11,10 @@
 use super::conv::ConvGeometry;
 use super::par_build;
 
-/// Output channels per register tile.
-const MR: usize = 8;
-/// 16-pixel vectors per register tile (MR × NV = 24 accumulators of the 32 vector registers).
-const NV: usize = 3;
+/// Register tiles of the forward kernel: output channels × 16-pixel vectors (24 or 16
+/// accumulators of the 32 vector registers). Chosen per convolution by how few lanes and
+/// channels each leaves idle.
+const TILES: [(usize, usize); 2] = [(8, 3), (16, 1)];
 /// Kernel elements × 16-channel vectors per register tile of the kernel gradient: 6 × 4 (24
 /// accumulators) when there are more than 32 output channels, else 8 × 2.
 const WIDE: (usize, usize) = (6, 4);
@@ -111,12 +111,17 @@ fn padded_phases(g: &ConvGeometry, img: &[f32], out: &mut [f32]) {
 struct Plan {
     /// Offset in the padded phases of kernel element `k = (c, ky, kx)` relative to position (0, 0).
     taps: Vec<isize>,
-    /// The output pixels in vectors, grouped `NV` to a tile (the last group padded with empty vectors).
+    /// The output pixels in vectors, grouped `nv` to a tile (the last group padded with empty vectors).
     vectors: Vec<PixelVector>,
-    /// The kernel as `[tile][k][MR]` (channels past `cout` zero).
+    /// The kernel as `[tile][k][mr]` (channels past `cout` zero).
     packed: Vec<f32>,
-    /// The bias as `[tile][MR]`.
+    /// The bias as `[tile][mr]`.
     bias: Vec<f32>,
+    /// Whether the output is computed on the wide grid (see [`wide_vectors`]).
+    wide: bool,
+    /// The register tile, one of [`TILES`]: `mr` channels × `nv` vectors.
+    mr: usize,
+    nv: usize,
 }
 
 /// Offset in the padded phases of each kernel element `k = (c, ky, kx)`, relative to kernel position (0, 0).
@@ -146,30 +151,58 @@ fn pixel_vectors(g: &ConvGeometry) -> Vec<PixelVector> {
     vectors
 }
 
+/// At stride 1, output pixel `(oy, ox)` reads the phases at `oy * jw + ox` plus its tap, so on
+/// the wide grid of `oh × jw` lanes (lane `oy * jw + ox`, lanes with `ox ≥ ow` computed and
+/// dropped) every 16 consecutive lanes read 16 consecutive inputs, across row ends. Narrow outputs
+/// waste fewer lanes that way than with a vector per row (8 wide: 8 of 16 lanes per row vector,
+/// 8 of 10 on the wide grid).
+fn use_wide_grid(g: &ConvGeometry) -> bool {
+    let per_row = g.ow as f64 / (16 * g.ow.div_ceil(16)) as f64;
+    let wide = g.ow as f64 / phase_width(g) as f64;
+    g.stride == 1 && wide > per_row
+}
+
+/// The wide grid's lanes (see [`use_wide_grid`]) in vectors of 16; outputs go to a wide buffer.
+fn wide_vectors(g: &ConvGeometry) -> Vec<PixelVector> {
+    let lanes = g.oh * phase_width(g);
+    (0..lanes)
+        .step_by(16)
+        .map(|l| {
+            let n = (lanes - l).min(16);
+            PixelVector { input: l as isize, output: l as isize, mask: if n == 16 { u16::MAX } else { (1u16 << n) - 1 } }
+        })
+        .collect()
+}
+
 impl Plan {
     /// `kernel(co, c, ky, kx)` gives the weight; `bias(co)` the bias.
     fn new(g: &ConvGeometry, kernel: impl Fn(usize, usize, usize, usize) -> f32, bias: impl Fn(usize) -> f32) -> Plan {
         let taps = taps(g);
-        let mut vectors = pixel_vectors(g);
-        vectors.resize(vectors.len().next_multiple_of(NV), PixelVector::default());
+        let wide = use_wide_grid(g);
+        let mut vectors = if wide { wide_vectors(g) } else { pixel_vectors(g) };
+        // busy fraction of channel rows × vector slots; the 24-accumulator tile unless the other
+        // is clearly better (few vectors per image, e.g. 8×8 outputs)
+        let busy = |(mr, nv): (usize, usize)| (g.cout as f64 / g.cout.next_multiple_of(mr) as f64) * (vectors.len() as f64 / vectors.len().next_multiple_of(nv) as f64);
+        let (mr, nv) = if busy(TILES[1]) > 1.05 * busy(TILES[0]) { TILES[1] } else { TILES[0] };
+        vectors.resize(vectors.len().next_multiple_of(nv), PixelVector::default());
         let k = taps.len();
-        let tiles = g.cout.div_ceil(MR);
-        let mut packed = vec![0f32; tiles * k * MR];
-        let mut packed_bias = vec![0f32; tiles * MR];
+        let tiles = g.cout.div_ceil(mr);
+        let mut packed = vec![0f32; tiles * k * mr];
+        let mut packed_bias = vec![0f32; tiles * mr];
         for co in 0..g.cout {
-            let (t, i) = (co / MR, co % MR);
-            packed_bias[t * MR + i] = bias(co);
+            let (t, i) = (co / mr, co % mr);
+            packed_bias[t * mr + i] = bias(co);
             let mut kk = 0;
             for c in 0..g.cin {
                 for ky in 0..g.kh {
                     for kx in 0..g.kw {
-                        packed[(t * k + kk) * MR + i] = kernel(co, c, ky, kx);
+                        packed[(t * k + kk) * mr + i] = kernel(co, c, ky, kx);
                         kk += 1;
                     }
                 }
             }
         }
-        Plan { taps, vectors, packed, bias: packed_bias }
+        Plan { taps, vectors, packed, bias: packed_bias, wide, mr, nv }
     }
 }
 
@@ -212,7 +245,7 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f
     let rows = (96 / g.ow).clamp(1, g.oh);
     let threads = rayon::current_num_threads().max(1);
     let per = g.n.div_ceil(threads);
-    let acc = (0..g.n.div_ceil(per))
+    let partials: Vec<Vec<f32>> = (0..g.n.div_ceil(per))
         .into_par_iter()
         .map(|t| {
             let mut acc = vec![0f32; kpad * g.cout];
@@ -242,11 +275,13 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f
             });
             acc
         })
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-            a
-        })
-        .unwrap_or_else(|| vec![0f32; kpad * g.cout]);
+        .collect();
+    // summed in thread order, not in rayon's (work-stealing dependent) reduction tree: the same
+    // seed gives the same gradients, run after run
+    let mut acc = vec![0f32; kpad * g.cout];
+    for part in partials {
+        acc.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
     let mut dw = vec![0f32; g.cout * k];
     for (co, row) in dw.chunks_exact_mut(k).enumerate() {
         row.iter_mut().zip(acc[co..].iter().step_by(g.cout)).for_each(|(d, a)| *d = *a);
@@ -255,17 +290,30 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f
 }
 
 fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
-    let (p, image) = (g.oh * g.ow, g.cin * g.h * g.w);
-    let phases_len = g.cin * padded_rows(g) * g.stride * phase_width(g);
+    let (p, image, jw) = (g.oh * g.ow, g.cin * g.h * g.w, phase_width(g));
+    // wide-grid vectors read up to `kw - 1` cells past the last phase row (lanes that are dropped)
+    let phases_len = g.cin * padded_rows(g) * g.stride * jw + g.kw;
+    let wide_len = if plan.wide { g.cout * g.oh * jw } else { 0 };
     par_build(g.n * g.cout * p, g.cout * p, |i, yi| {
-        super::with_scratch(phases_len, 0, |phases, _| {
+        super::with_scratch(phases_len, wide_len, |phases, wide| {
             padded_phases(g, &x[i * image..(i + 1) * image], phases);
+            phases[phases_len - g.kw..].fill(0.0);
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `available()` was checked by the caller (AVX-512F present); every offset
             // the kernel forms is a tap plus a vector's input offset, both derived from the
-            // geometry that sized `phases`, and output offsets lie within one image's `yi`.
+            // geometry that sized `phases` (with its slack), and output offsets lie within one
+            // image's output (`yi`, or the wide buffer of `cout × oh × jw`).
             unsafe {
-                avx512::image(g, plan, phases, yi, relu)
+                if plan.wide {
+                    avx512::image(g, plan, phases, wide, g.oh * jw, relu);
+                } else {
+                    avx512::image(g, plan, phases, yi, p, relu);
+                }
+            }
+            if plan.wide {
+                for (dst, src) in yi.chunks_exact_mut(g.ow).zip(wide.chunks_exact(jw)) {
+                    dst.copy_from_slice(&src[..g.ow]);
+                }
             }
         })
     })
@@ -275,18 +323,27 @@ fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{ConvGeometry, PixelVector, Plan, MR, NARROW, NV, WIDE};
+    use super::{ConvGeometry, PixelVector, Plan, NARROW, TILES, WIDE};
 
     /// All tiles of one image: for each group of `NV` pixel vectors, every channel tile.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn image(g: &ConvGeometry, plan: &Plan, phases: &[f32], out: &mut [f32], relu: bool) {
+    /// `p`: the distance between output channels in `out`.
+    pub(super) unsafe fn image(g: &ConvGeometry, plan: &Plan, phases: &[f32], out: &mut [f32], p: usize, relu: bool) {
+        if (plan.mr, plan.nv) == TILES[1] {
+            image_tiles::<{ TILES[1].0 }, { TILES[1].1 }>(g, plan, phases, out, p, relu)
+        } else {
+            image_tiles::<{ TILES[0].0 }, { TILES[0].1 }>(g, plan, phases, out, p, relu)
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn image_tiles<const MR: usize, const NV: usize>(g: &ConvGeometry, plan: &Plan, phases: &[f32], out: &mut [f32], p: usize, relu: bool) {
         let k = plan.taps.len();
-        let p = g.oh * g.ow;
         for t in 0..g.cout.div_ceil(MR) {
             let rows = (g.cout - t * MR).min(MR);
             for group in plan.vectors.chunks_exact(NV) {
                 let group: &[PixelVector; NV] = group.try_into().expect("chunks_exact(NV)");
-                tile(k, plan.packed.as_ptr().add(t * k * MR), plan.taps.as_ptr(), phases.as_ptr(), group, plan.bias.as_ptr().add(t * MR), out.as_mut_ptr().add(t * MR * p), p, rows, relu);
+                tile::<MR, NV>(k, plan.packed.as_ptr().add(t * k * MR), plan.taps.as_ptr(), phases.as_ptr(), group, plan.bias.as_ptr().add(t * MR), out.as_mut_ptr().add(t * MR * p), p, rows, relu);
             }
         }
     }
@@ -352,7 +409,18 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    unsafe fn tile(k: usize, a: *const f32, taps: *const isize, src: *const f32, vectors: &[PixelVector; NV], bias: *const f32, out: *mut f32, p: usize, rows: usize, relu: bool) {
+    unsafe fn tile<const MR: usize, const NV: usize>(
+        k: usize,
+        a: *const f32,
+        taps: *const isize,
+        src: *const f32,
+        vectors: &[PixelVector; NV],
+        bias: *const f32,
+        out: *mut f32,
+        p: usize,
+        rows: usize,
+        relu: bool,
+    ) {
         let mut acc = [[_mm512_setzero_ps(); NV]; MR];
         let inputs: [*const f32; NV] = std::array::from_fn(|v| src.wrapping_offset(vectors[v].input));
         let masks: [__mmask16; NV] = std::array::from_fn(|v| vectors[v].mask);
@@ -447,6 +515,7 @@ mod tests {
             geometry(1, 2, 19, 33, 9, 3, 2, false),
             geometry(2, 3, 30, 18, 16, 3, 1, false),
             geometry(1, 3, 9, 10, 40, 3, 1, true),
+            geometry(2, 6, 8, 8, 12, 3, 1, true),
         ]
         .into_iter()
         .enumerate()
