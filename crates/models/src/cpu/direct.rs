@@ -453,29 +453,35 @@ mod avx512 {
 mod tests {
     use super::*;
 
-    /// Direct convolution in f64, the reference.
-    fn naive(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
-        let mut y = vec![0f64; g.n * g.cout * g.oh * g.ow];
+    /// Calls `f(x index, w index, y index)` for every output pixel and kernel tap that reads a
+    /// real (not padding) input: the definition of the convolution, for the f64 references.
+    fn each_tap(g: &ConvGeometry, mut f: impl FnMut(usize, usize, usize)) {
         for n in 0..g.n {
             for co in 0..g.cout {
                 for oy in 0..g.oh {
                     for ox in 0..g.ow {
-                        let mut s = b[co] as f64;
                         for c in 0..g.cin {
                             for ky in 0..g.kh {
                                 for kx in 0..g.kw {
                                     let (iy, ix) = ((oy * g.stride + ky) as isize - g.pad_top as isize, (ox * g.stride + kx) as isize - g.pad_left as isize);
                                     if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
-                                        s += x[((n * g.cin + c) * g.h + iy as usize) * g.w + ix as usize] as f64 * w[((co * g.cin + c) * g.kh + ky) * g.kw + kx] as f64;
+                                        let xi = ((n * g.cin + c) * g.h + iy as usize) * g.w + ix as usize;
+                                        f(xi, ((co * g.cin + c) * g.kh + ky) * g.kw + kx, ((n * g.cout + co) * g.oh + oy) * g.ow + ox);
                                     }
                                 }
                             }
                         }
-                        y[((n * g.cout + co) * g.oh + oy) * g.ow + ox] = s;
                     }
                 }
             }
         }
+    }
+
+    /// Direct convolution in f64, the reference.
+    fn naive(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
+        let p = g.oh * g.ow;
+        let mut y: Vec<f64> = (0..g.n * g.cout * p).map(|i| b[i / p % g.cout] as f64).collect();
+        each_tap(g, |xi, wi, yi| y[yi] += x[xi] as f64 * w[wi] as f64);
         y
     }
 
@@ -504,7 +510,7 @@ mod tests {
     }
 
     #[test]
-    fn forward_and_input_gradient_match_a_naive_convolution() {
+    fn forward_and_gradients_match_a_naive_convolution() {
         if !available() {
             return;
         }
@@ -535,25 +541,7 @@ mod tests {
             let dy = values(g.n * g.cout * g.oh * g.ow, 300 + i as u32);
             let dw = conv_weight_grad(&g, &x, &dy);
             let mut want_dw = vec![0f64; w.len()];
-            for n in 0..g.n {
-                for co in 0..g.cout {
-                    for oy in 0..g.oh {
-                        for ox in 0..g.ow {
-                            for c in 0..g.cin {
-                                for ky in 0..g.kh {
-                                    for kx in 0..g.kw {
-                                        let (iy, ix) = ((oy * g.stride + ky) as isize - g.pad_top as isize, (ox * g.stride + kx) as isize - g.pad_left as isize);
-                                        if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
-                                            want_dw[((co * g.cin + c) * g.kh + ky) * g.kw + kx] +=
-                                                dy[((n * g.cout + co) * g.oh + oy) * g.ow + ox] as f64 * x[((n * g.cin + c) * g.h + iy as usize) * g.w + ix as usize] as f64;
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            each_tap(&g, |xi, wi, yi| want_dw[wi] += dy[yi] as f64 * x[xi] as f64);
             for (j, (&d, &r)) in dw.iter().zip(&want_dw).enumerate() {
                 assert!((d as f64 - r).abs() < 1e-3 * (1.0 + r.abs()), "case {i} dw at {j}: {d} vs {r}");
             }
@@ -563,25 +551,7 @@ mod tests {
                 continue;
             };
             let mut want_dx = vec![0f64; x.len()];
-            for n in 0..g.n {
-                for co in 0..g.cout {
-                    for oy in 0..g.oh {
-                        for ox in 0..g.ow {
-                            for c in 0..g.cin {
-                                for ky in 0..g.kh {
-                                    for kx in 0..g.kw {
-                                        let (iy, ix) = ((oy + ky) as isize - g.pad_top as isize, (ox + kx) as isize - g.pad_left as isize);
-                                        if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
-                                            want_dx[((n * g.cin + c) * g.h + iy as usize) * g.w + ix as usize] +=
-                                                dy[((n * g.cout + co) * g.oh + oy) * g.ow + ox] as f64 * w[((co * g.cin + c) * g.kh + ky) * g.kw + kx] as f64;
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            each_tap(&g, |xi, wi, yi| want_dx[xi] += dy[yi] as f64 * w[wi] as f64);
             for (j, (&d, &r)) in dx.iter().zip(&want_dx).enumerate() {
                 assert!((d as f64 - r).abs() < 1e-4 * (1.0 + r.abs()), "case {i} dx at {j}: {d} vs {r}");
             }
