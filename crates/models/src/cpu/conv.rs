@@ -49,7 +49,7 @@ impl ConvGeometry {
 
 impl ConvGeometry {
     /// Width of one phase row of [`to_phases`]: enough for every output column and kernel column.
-    fn phase_width(&self) -> usize {
+    pub(super) fn phase_width(&self) -> usize {
         self.ow + (self.kw - 1) / self.stride
     }
     fn phases_len(&self) -> usize {
@@ -86,7 +86,7 @@ fn to_phases(g: &ConvGeometry, img: &[f32], phases: &mut [f32]) {
 
 /// The phase cells `lo..hi` of phase `r` that hold real input columns (not padding).
 #[inline]
-fn phase_range(g: &ConvGeometry, r: usize) -> (usize, usize) {
+pub(super) fn phase_range(g: &ConvGeometry, r: usize) -> (usize, usize) {
     let (s, jw) = (g.stride, g.phase_width());
     // smallest j with j * s + r >= pad_left, and first j with j * s + r >= pad_left + w
     let first = |bound: usize| if r >= bound { 0 } else { (bound - r).div_ceil(s) };

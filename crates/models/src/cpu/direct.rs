@@ -8,7 +8,7 @@
 //! output gradient with the flipped, transposed kernel). Selected at run time on CPUs with
 //! AVX-512F; elsewhere the im2col path in `conv.rs` runs.
 
-use super::conv::ConvGeometry;
+use super::conv::{phase_range, ConvGeometry};
 use super::par_build;
 
 /// Register tiles of the forward kernel: output channels × 16-pixel vectors (24 or 16
@@ -60,30 +60,14 @@ fn padded_rows(g: &ConvGeometry) -> usize {
     (g.oh - 1) * g.stride + g.kh
 }
 
-fn phase_width(g: &ConvGeometry) -> usize {
-    g.ow + (g.kw - 1) / g.stride
-}
-
 /// Rewrites one image into `[c][row][phase][j]`, zero-padded on all sides: padded column
 /// `j * stride + phase` of padded row `row` (input row `row - pad_top`, column
 /// `j * stride + phase - pad_left`). Every receptive-field row of an output row is then one
 /// contiguous run.
 fn padded_phases(g: &ConvGeometry, img: &[f32], out: &mut [f32]) {
-    let (s, jw, hp) = (g.stride, phase_width(g), padded_rows(g));
-    // the cells `lo..hi` of phase `ph` that hold input columns: `j * s + ph - pad_left` in `0..w`
-    let first = |ph: usize, bound: usize| {
-        if ph >= bound {
-            0
-        } else {
-            (bound - ph).div_ceil(s)
-        }
-    };
-    let ranges: Vec<(usize, usize)> = (0..s)
-        .map(|ph| {
-            let (lo, hi) = (first(ph, g.pad_left).min(jw), first(ph, g.pad_left + g.w).min(jw));
-            (lo, hi.max(lo))
-        })
-        .collect();
+    let (s, jw, hp) = (g.stride, g.phase_width(), padded_rows(g));
+    // the cells `lo..hi` of phase `ph` that hold input columns
+    let ranges: Vec<(usize, usize)> = (0..s).map(|ph| phase_range(g, ph)).collect();
     for (c, plane) in out.chunks_exact_mut(hp * s * jw).enumerate().take(g.cin) {
         for (r, dst) in plane.chunks_exact_mut(s * jw).enumerate() {
             let Some(row) = r.checked_sub(g.pad_top).filter(|&iy| iy < g.h).map(|iy| &img[(c * g.h + iy) * g.w..][..g.w]) else {
@@ -126,7 +110,7 @@ struct Plan {
 
 /// Offset in the padded phases of each kernel element `k = (c, ky, kx)`, relative to kernel position (0, 0).
 fn taps(g: &ConvGeometry) -> Vec<isize> {
-    let (s, jw, hp) = (g.stride as isize, phase_width(g) as isize, padded_rows(g) as isize);
+    let (s, jw, hp) = (g.stride as isize, g.phase_width() as isize, padded_rows(g) as isize);
     let mut taps = Vec::with_capacity(g.cin * g.kh * g.kw);
     for c in 0..g.cin as isize {
         for ky in 0..g.kh as isize {
@@ -140,7 +124,7 @@ fn taps(g: &ConvGeometry) -> Vec<isize> {
 
 /// The output pixels of one image in vectors of up to 16 along each output row.
 fn pixel_vectors(g: &ConvGeometry) -> Vec<PixelVector> {
-    let (s, jw) = (g.stride as isize, phase_width(g) as isize);
+    let (s, jw) = (g.stride as isize, g.phase_width() as isize);
     let mut vectors = Vec::new();
     for oy in 0..g.oh {
         for ox in (0..g.ow).step_by(16) {
@@ -158,13 +142,13 @@ fn pixel_vectors(g: &ConvGeometry) -> Vec<PixelVector> {
 /// 8 of 10 on the wide grid).
 fn use_wide_grid(g: &ConvGeometry) -> bool {
     let per_row = g.ow as f64 / (16 * g.ow.div_ceil(16)) as f64;
-    let wide = g.ow as f64 / phase_width(g) as f64;
+    let wide = g.ow as f64 / g.phase_width() as f64;
     g.stride == 1 && wide > per_row
 }
 
 /// The wide grid's lanes (see [`use_wide_grid`]) in vectors of 16; outputs go to a wide buffer.
 fn wide_vectors(g: &ConvGeometry) -> Vec<PixelVector> {
-    let lanes = g.oh * phase_width(g);
+    let lanes = g.oh * g.phase_width();
     (0..lanes)
         .step_by(16)
         .map(|l| {
@@ -240,7 +224,7 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f
     let kpad = k.next_multiple_of(weight_grad_tile_shape(g.cout).0);
     taps.resize(kpad, taps[0]);
     let (p, image) = (g.oh * g.ow, g.cin * g.h * g.w);
-    let phases_len = g.cin * padded_rows(g) * g.stride * phase_width(g);
+    let phases_len = g.cin * padded_rows(g) * g.stride * g.phase_width();
     // output rows per pixel block: the block's transposed gradient stays in L1
     let rows = (96 / g.ow).clamp(1, g.oh);
     let threads = rayon::current_num_threads().max(1);
@@ -290,7 +274,7 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f
 }
 
 fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
-    let (p, image, jw) = (g.oh * g.ow, g.cin * g.h * g.w, phase_width(g));
+    let (p, image, jw) = (g.oh * g.ow, g.cin * g.h * g.w, g.phase_width());
     // wide-grid vectors read up to `kw - 1` cells past the last phase row (lanes that are dropped)
     let phases_len = g.cin * padded_rows(g) * g.stride * jw + g.kw;
     let wide_len = if plan.wide { g.cout * g.oh * jw } else { 0 };
