@@ -325,8 +325,8 @@ mod avx512 {
         let k = plan.taps.len();
         for t in 0..g.cout.div_ceil(MR) {
             let rows = (g.cout - t * MR).min(MR);
-            for group in plan.vectors.chunks_exact(NV) {
-                let group: &[PixelVector; NV] = group.try_into().expect("chunks_exact(NV)");
+            // the plan pads the vectors to whole groups of `NV`
+            for group in plan.vectors.as_chunks::<NV>().0 {
                 tile::<MR, NV>(k, plan.packed.as_ptr().add(t * k * MR), plan.taps.as_ptr(), phases.as_ptr(), group, plan.bias.as_ptr().add(t * MR), out.as_mut_ptr().add(t * MR * p), p, rows, relu);
             }
         }
