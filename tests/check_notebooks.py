@@ -2,7 +2,10 @@
 
 For every notebook: no cell raised an error; every code cell that shows a figure in the committed
 copy shows one in the fresh run too, and each figure is a real PNG of plausible size; the run on
-generated data says so in its output. Prints `notebooks: N passed, M failed`.
+generated data says so in its output. One exception: a misclassified-images grid has nothing to show
+when a model gets every image right, and the library then prints "no misclassified images" instead of
+a figure; whether one or zero images are wrong can change with the last bits of floating-point
+summation order (AVX-512 or portable kernels), so that cell may lose its figure. Prints `notebooks: N passed, M failed`.
 Usage: python tests/check_notebooks.py OUT_DIR [NAME_PREFIX ...]
 """
 import base64
@@ -20,13 +23,20 @@ def png_outputs(cell):
     return [base64.b64decode(o["data"]["image/png"]) for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
 
 
-def text_of(nb):
+def cell_text(cell):
     parts = []
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            parts.append(o.get("text", "") or "")
-            parts.append(str(o.get("data", {}).get("text/plain", "")))
+    for o in cell.get("outputs", []):
+        parts.append(o.get("text", "") or "")
+        parts.append(str(o.get("data", {}).get("text/plain", "")))
     return "\n".join(parts)
+
+
+def text_of(nb):
+    return "\n".join(cell_text(cell) for cell in nb.cells)
+
+
+# What the plots crate prints when a figure has nothing to show (see the module doc).
+NOTHING_TO_SHOW = "no misclassified images"
 
 
 def check(committed: Path, fresh: Path) -> list:
@@ -44,7 +54,7 @@ def check(committed: Path, fresh: Path) -> list:
             if o.get("output_type") == "error":
                 problems.append(f"cell {i}: {o.get('ename')}: {o.get('evalue')}")
         want, got = png_outputs(ca), png_outputs(cb)
-        if len(got) < len(want):
+        if len(got) < len(want) and not (len(got) == 0 and NOTHING_TO_SHOW in cell_text(cb)):
             problems.append(f"cell {i}: committed copy shows {len(want)} figure(s), fresh run {len(got)}")
         for png in got:
             img = Image.open(io.BytesIO(png))
