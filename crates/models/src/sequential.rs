@@ -525,6 +525,12 @@ impl Sequential {
         if self.tape_supported() {
             return self.taped_step(x, y, loss, optimizer);
         }
+        self.autograd_step(x, y, loss, optimizer)
+    }
+
+    /// The training step through candle's autograd (every device; on the CPU the reference for
+    /// the taped step).
+    pub(crate) fn autograd_step(&self, x: &Tensor, y: &Tensor, loss: &crate::optim::Loss, optimizer: &mut crate::optim::OptimizerState) -> Result<(f32, Tensor)> {
         let (out, logits) = self.forward_with_logits(x, true)?;
         let mut total = loss.compute_keras(&out, logits.as_ref(), y)?;
         if let Some(reg) = self.regularization_loss()? {

@@ -65,7 +65,7 @@ impl CustomOp3 for BatchNormTrain {
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
     fn bwd(&self, x: &Tensor, gamma: &Tensor, _beta: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dgamma, dbeta) = batch_norm_grad(x, gamma, grad, &self.0)?;
+        let (dx, dgamma, dbeta) = batch_norm_grad(x, gamma, grad, &self.0, false)?;
         Ok((Some(dx), Some(dgamma), Some(dbeta)))
     }
 }
@@ -139,15 +139,19 @@ pub(crate) fn batch_norm_inference(x: &Tensor, gamma: &Tensor, beta: &Tensor, me
     x.contiguous()?.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)
 }
 
-/// `[dx, dgamma, dbeta]` flattened into one vector.
-struct BatchNormGrad(Stats);
+/// `[dx, dgamma, dbeta]` flattened into one vector; with `relu_input`, `dx` also passes back
+/// through the ReLU that produced `x` (see [`batch_norm_grad`]).
+struct BatchNormGrad {
+    stats: Stats,
+    relu_input: bool,
+}
 
 impl CustomOp3 for BatchNormGrad {
     fn name(&self) -> &'static str {
         "candlebook-batch-norm-grad"
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let st = &self.0;
+        let (st, relu_input) = (&self.stats, self.relu_input);
         let (x, gamma, dy) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "gamma")?, contiguous_f32(s3, l3, "output gradient")?);
         let (n, c, s) = (st.n, st.c, st.s);
         if x.len() != n * c * s || dy.len() != x.len() || gamma.len() != c {
@@ -183,9 +187,15 @@ impl CustomOp3 for BatchNormGrad {
                 let (sd, sdx) = (sums[ch].0 as f32 / m, sums[ch].1 as f32 / m);
                 let k = gamma[ch] * rstd[ch];
                 let r = ch * s..(ch + 1) * s;
-                for ((d, &v), &g) in chunk[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&dyi[r]) {
-                    let xhat = (v - st.mean[ch]) * rstd[ch];
-                    *d = k * (g - sd - xhat * sdx);
+                let (mean, rstd) = (st.mean[ch], rstd[ch]);
+                let dx = |v: f32, g: f32| k * (g - sd - (v - mean) * rstd * sdx);
+                let lanes = chunk[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&dyi[r]);
+                // two loops rather than a test inside one, and the mask as bits (a branch on the
+                // sign of each activation mispredicts half the time): each loop vectorises
+                if relu_input {
+                    lanes.for_each(|((d, &v), &g)| *d = f32::from_bits(dx(v, g).to_bits() & ((v > 0.0) as u32).wrapping_neg()));
+                } else {
+                    lanes.for_each(|((d, &v), &g)| *d = dx(v, g));
                 }
             }
         });
@@ -226,9 +236,12 @@ pub(crate) fn batch_norm_train_saved(
     Ok((y, mean, var, stats))
 }
 
-/// `(dx, dgamma, dbeta)` of a training-mode batch norm from its saved statistics.
-pub(crate) fn batch_norm_grad(x: &Tensor, gamma: &Tensor, grad: &Tensor, stats: &Stats) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-    let all = x.apply_op3_no_bwd(gamma, &grad.contiguous()?, &BatchNormGrad(stats.clone()))?;
+/// `(dx, dgamma, dbeta)` of a training-mode batch norm from its saved statistics. With
+/// `relu_input` (`x` is the output of a ReLU), `dx` is also passed back through that ReLU,
+/// `dx · (x > 0)`, in the same pass: the mask's own pass over the activations cost as much as
+/// half the batch norm gradient.
+pub(crate) fn batch_norm_grad(x: &Tensor, gamma: &Tensor, grad: &Tensor, stats: &Stats, relu_input: bool) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let all = x.apply_op3_no_bwd(gamma, &grad.contiguous()?, &BatchNormGrad { stats: stats.clone(), relu_input })?;
     let numel = x.elem_count();
     Ok((all.narrow(0, 0, numel)?.reshape(x.shape())?, all.narrow(0, numel, stats.c)?, all.narrow(0, numel + stats.c, stats.c)?))
 }
