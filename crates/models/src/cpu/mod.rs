@@ -107,6 +107,19 @@ pub(crate) fn par_build(n: usize, chunk: usize, fill: impl Fn(usize, &mut [f32])
     v
 }
 
+/// An `n`-float vector built on the rayon pool `chunk` floats at a time by `fill`, with no
+/// zeroing first (unlike [`par_build`]).
+///
+/// # Safety
+/// `fill` must write every element of the chunk it is given.
+pub(crate) unsafe fn par_build_written(n: usize, chunk: usize, fill: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync + Send) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(n);
+    v.spare_capacity_mut().par_chunks_mut(chunk.max(1)).enumerate().for_each(|(i, c)| fill(i, c));
+    // SAFETY: the chunks cover the whole capacity and `fill` initialises each (its contract).
+    unsafe { v.set_len(n) };
+    v
+}
+
 thread_local! {
     /// Per-thread work buffers of the convolution kernels (im2col blocks and stride phases), kept
     /// between calls: allocating and zeroing them for every rayon job cost a memset per image.
