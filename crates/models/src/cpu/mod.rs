@@ -188,10 +188,31 @@ pub(crate) fn sum_sq_dev_f64(x: &[f32], mean: f64) -> f64 {
     blocked_sum(x.len(), |i| (x[i] - m) * (x[i] - m))
 }
 
-/// `(Σ g, Σ g · x̂)` with `x̂ = (x - mean) · rstd`.
+/// `(Σ g, Σ g · x̂)` with `x̂ = (x - mean) · rstd`, in one pass over `g` and `x` (blocked as
+/// [`blocked_sum`]).
 pub(crate) fn sum_grad_and_dot_f64(g: &[f32], x: &[f32], mean: f32, rstd: f32) -> (f64, f64) {
     let n = g.len().min(x.len());
-    (blocked_sum(n, |i| g[i]), blocked_sum(n, |i| g[i] * ((x[i] - mean) * rstd)))
+    let (g, x) = (&g[..n], &x[..n]);
+    let (mut total_g, mut total_dot) = (0f64, 0f64);
+    for (gb, xb) in g.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+        let (mut acc_g, mut acc_dot) = ([0f32; LANES], [0f32; LANES]);
+        let (gc, xc) = (gb.chunks_exact(LANES), xb.chunks_exact(LANES));
+        let (gr, xr) = (gc.remainder(), xc.remainder());
+        for (gv, xv) in gc.zip(xc) {
+            for l in 0..LANES {
+                acc_g[l] += gv[l];
+                acc_dot[l] += gv[l] * ((xv[l] - mean) * rstd);
+            }
+        }
+        let (mut block_g, mut block_dot) = (acc_g.iter().map(|&a| a as f64).sum::<f64>(), acc_dot.iter().map(|&a| a as f64).sum::<f64>());
+        for (&gv, &xv) in gr.iter().zip(xr) {
+            block_g += gv as f64;
+            block_dot += (gv * ((xv - mean) * rstd)) as f64;
+        }
+        total_g += block_g;
+        total_dot += block_dot;
+    }
+    (total_g, total_dot)
 }
 
 /// `Σ x` in f32 with independent lanes.
