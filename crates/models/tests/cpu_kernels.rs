@@ -60,11 +60,14 @@ fn convolutions_match_candle_in_f64() {
 
 #[test]
 fn max_pooling_matches_candle_in_f64() {
-    for (pool, stride, pad) in [(2, 2, Padding::Valid), (2, 2, Padding::Same), (3, 2, Padding::Same), (3, 2, Padding::Valid), (3, 1, Padding::Same)] {
-        let x = rand(&[2, 3, 11, 9], pool as u64 * 7 + stride as u64);
-        compare(&format!("max pool {pool}x{pool} stride {stride} {pad:?}"), &[x], |t| {
-            max_pool2d_keras(&t[0], (pool, pool), (stride, stride), pad).unwrap()
-        });
+    // odd and even widths: stride-2 pooling without left padding splits rows as column pairs
+    for (h, w) in [(11, 9), (9, 12)] {
+        for (pool, stride, pad) in [(2, 2, Padding::Valid), (2, 2, Padding::Same), (3, 2, Padding::Same), (3, 2, Padding::Valid), (3, 1, Padding::Same)] {
+            let x = rand(&[2, 3, h, w], pool as u64 * 7 + stride as u64 + w as u64);
+            compare(&format!("max pool {pool}x{pool} stride {stride} {pad:?} on {h}x{w}"), &[x], |t| {
+                max_pool2d_keras(&t[0], (pool, pool), (stride, stride), pad).unwrap()
+            });
+        }
     }
 }
 

@@ -95,11 +95,44 @@ impl MaxPool2d {
 
     #[inline(always)]
     fn plane_portable(&self, xp: &[f32], (base, first): &(Vec<u32>, Vec<u32>), scratch: &mut [f32], y: &mut [f32], idx: &mut [u32]) {
-        let ((sy, sx), (py, px), jw, jh) = (self.strides, self.pad, self.phase_width(), self.phase_rows());
+        let ((sy, sx), px, jw, jh) = (self.strides, self.pad.1, self.phase_width(), self.phase_rows());
         let (ow, wide) = (self.out.1, self.out.0 * jw);
         let (phases, rest) = scratch.split_at_mut(self.phases_len());
         let (v, best) = rest.split_at_mut(wide);
         // `best` holds u32 plane indices as f32 bit patterns (one scratch buffer for both)
+        if (sx, px) == (2, 0) {
+            self.split_pairs(xp, phases);
+        } else {
+            self.split_phases(xp, phases);
+        }
+        v.fill(f32::NEG_INFINITY);
+        best.iter_mut().zip(first).for_each(|(b, &f)| *b = f32::from_bits(f));
+        for ky in 0..self.pool.0 {
+            for kx in 0..self.pool.1 {
+                let ph = (ky % sy) * sx + kx % sx;
+                // the last output row needs only its `ow` real lanes (its run ends the phase)
+                let src = &phases[ph * jh * jw + (ky / sy) * jw + kx / sx..][..wide - jw + ow];
+                let cell = (ky * self.w + kx) as u32;
+                for (((v, b), &c), &l) in v.iter_mut().zip(best.iter_mut()).zip(src).zip(base.iter()) {
+                    let wins = (c > *v) | (c.is_nan() & !v.is_nan());
+                    // bit masks, not `if`: baseline x86-64 (SSE2) has no blend, and the compiler
+                    // turns the selects into a branch per lane
+                    let m = (wins as u32).wrapping_neg();
+                    *v = f32::from_bits((c.to_bits() & m) | (v.to_bits() & !m));
+                    *b = f32::from_bits((l.wrapping_add(cell) & m) | (b.to_bits() & !m));
+                }
+            }
+        }
+        for ((yr, ir), (vr, br)) in y.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).zip(v.chunks_exact(jw).zip(best.chunks_exact(jw))) {
+            yr.copy_from_slice(&vr[..ow]);
+            ir.iter_mut().zip(br).for_each(|(i, b)| *i = b.to_bits());
+        }
+    }
+
+    /// Fills `phases` (see [`MaxPool2d::plane`]) from plane `xp`, any strides and padding.
+    #[inline(always)]
+    fn split_phases(&self, xp: &[f32], phases: &mut [f32]) {
+        let ((sy, sx), (py, px), jw, jh) = (self.strides, self.pad, self.phase_width(), self.phase_rows());
         for (ph, dst) in phases.chunks_exact_mut(jh * jw).enumerate() {
             let (ry, rx) = (ph / sx, ph % sx);
             for (i, row) in dst.chunks_exact_mut(jw).enumerate() {
@@ -127,27 +160,43 @@ impl MaxPool2d {
                 }
             }
         }
-        v.fill(f32::NEG_INFINITY);
-        best.iter_mut().zip(first).for_each(|(b, &f)| *b = f32::from_bits(f));
-        for ky in 0..self.pool.0 {
-            for kx in 0..self.pool.1 {
-                let ph = (ky % sy) * sx + kx % sx;
-                // the last output row needs only its `ow` real lanes (its run ends the phase)
-                let src = &phases[ph * jh * jw + (ky / sy) * jw + kx / sx..][..wide - jw + ow];
-                let cell = (ky * self.w + kx) as u32;
-                for (((v, b), &c), &l) in v.iter_mut().zip(best.iter_mut()).zip(src).zip(base.iter()) {
-                    let wins = (c > *v) | (c.is_nan() & !v.is_nan());
-                    // bit masks, not `if`: baseline x86-64 (SSE2) has no blend, and the compiler
-                    // turns the selects into a branch per lane
-                    let m = (wins as u32).wrapping_neg();
-                    *v = f32::from_bits((c.to_bits() & m) | (v.to_bits() & !m));
-                    *b = f32::from_bits((l.wrapping_add(cell) & m) | (b.to_bits() & !m));
+    }
+
+    /// [`MaxPool2d::split_phases`] for a horizontal stride of 2 without left padding (every
+    /// stride-2 pooling of an even-width or `valid` input): each input row is read once as pairs
+    /// of columns, the two column phases written side by side, which the compiler vectorises;
+    /// the general loop read the row once per phase with a strided scalar copy.
+    #[inline(always)]
+    fn split_pairs(&self, xp: &[f32], phases: &mut [f32]) {
+        let (sy, py, jw, jh) = (self.strides.0, self.pad.0, self.phase_width(), self.phase_rows());
+        for ry in 0..sy {
+            let (even, odd) = phases[2 * ry * jh * jw..(2 * ry + 2) * jh * jw].split_at_mut(jh * jw);
+            for (i, (a, b)) in even.chunks_exact_mut(jw).zip(odd.chunks_exact_mut(jw)).enumerate() {
+                let iy = (i * sy + ry).wrapping_sub(py);
+                if iy >= self.h {
+                    a.fill(f32::NEG_INFINITY);
+                    b.fill(f32::NEG_INFINITY);
+                    continue;
                 }
+                let src = &xp[iy * self.w..(iy + 1) * self.w];
+                let pairs = src.chunks_exact(2);
+                let last = pairs.remainder();
+                let n = pairs.len().min(jw);
+                for ((a, b), p) in a.iter_mut().zip(b.iter_mut()).zip(pairs) {
+                    *a = p[0];
+                    *b = p[1];
+                }
+                // an odd width leaves one even column
+                let na = match last {
+                    [x] if n < jw => {
+                        a[n] = *x;
+                        n + 1
+                    }
+                    _ => n,
+                };
+                a[na..].fill(f32::NEG_INFINITY);
+                b[n..].fill(f32::NEG_INFINITY);
             }
-        }
-        for ((yr, ir), (vr, br)) in y.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).zip(v.chunks_exact(jw).zip(best.chunks_exact(jw))) {
-            yr.copy_from_slice(&vr[..ow]);
-            ir.iter_mut().zip(br).for_each(|(i, b)| *i = b.to_bits());
         }
     }
 
