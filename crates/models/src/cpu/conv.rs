@@ -294,11 +294,11 @@ impl CustomOp2 for Conv2dWeightGrad {
         let (x, dy) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "output gradient")?);
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
         if super::direct::available() {
-            let dw = super::direct::conv_weight_grad(&g, x, dy);
+            let (dw, db) = super::direct::conv_weight_grad(&g, x, dy);
             let mut total = vec![0f32; g.cout * (k + 1)];
             for (co, row) in total.chunks_exact_mut(k + 1).enumerate() {
                 row[..k].copy_from_slice(&dw[co * k..(co + 1) * k]);
-                row[k] = (0..g.n).map(|i| sum_f32(&dy[(i * g.cout + co) * p..][..p])).sum();
+                row[k] = db[co];
             }
             return Ok((CpuStorage::F32(total), Shape::from((g.cout, k + 1))));
         }

@@ -222,8 +222,10 @@ pub(crate) fn conv_input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Option
 /// register tiles of kernel elements × 16-channel vectors: per pixel, input values are broadcast
 /// from the padded phases and multiplied with that pixel's output-gradient channels (the image's
 /// `dy` transposed once to pixel-major), so no lanes are wasted at row ends and nothing is reduced
-/// across lanes. Only call when [`available`].
-pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+/// across lanes. Also returns the bias gradient `db[co] = Σ dy[co]`, summed per thread while each
+/// image's `dy` is read for the transpose (a separate pass was single-threaded). Only call when
+/// [`available`].
+pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
     use rayon::prelude::*;
     let mut taps = taps(g);
     let k = taps.len();
@@ -236,14 +238,17 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f
     let rows = (96 / g.ow).clamp(1, g.oh);
     let threads = rayon::current_num_threads().max(1);
     let per = g.n.div_ceil(threads);
-    let partials: Vec<Vec<f32>> = (0..g.n.div_ceil(per))
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..g.n.div_ceil(per))
         .into_par_iter()
         .map(|t| {
-            let mut acc = vec![0f32; kpad * g.cout];
+            let (mut acc, mut bias) = (vec![0f32; kpad * g.cout], vec![0f32; g.cout]);
             super::with_scratch(phases_len, p * g.cout, |phases, dyt| {
                 for i in t * per..((t + 1) * per).min(g.n) {
                     padded_phases(g, &x[i * image..(i + 1) * image], phases);
                     let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
+                    for (b, plane) in bias.iter_mut().zip(dyi.chunks_exact(p)) {
+                        *b += super::sum_f32(plane);
+                    }
                     // transposed 16 pixels at a time, so the rows written stay in L1
                     for px0 in (0..p).step_by(16) {
                         let px1 = (px0 + 16).min(p);
@@ -264,20 +269,21 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f
                     }
                 }
             });
-            acc
+            (acc, bias)
         })
         .collect();
     // summed in thread order, not in rayon's (work-stealing dependent) reduction tree: the same
     // seed gives the same gradients, run after run
-    let mut acc = vec![0f32; kpad * g.cout];
-    for part in partials {
+    let (mut acc, mut db) = (vec![0f32; kpad * g.cout], vec![0f32; g.cout]);
+    for (part, bias) in partials {
         acc.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+        db.iter_mut().zip(bias).for_each(|(a, b)| *a += b);
     }
     let mut dw = vec![0f32; g.cout * k];
     for (co, row) in dw.chunks_exact_mut(k).enumerate() {
         row.iter_mut().zip(acc[co..].iter().step_by(g.cout)).for_each(|(d, a)| *d = *a);
     }
-    dw
+    (dw, db)
 }
 
 fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
@@ -547,7 +553,12 @@ mod tests {
             }
             // dw[co, c, ky, kx] = Σ dy[co, oy, ox] · x[c, tap]
             let dy = values(g.n * g.cout * g.oh * g.ow, 300 + i as u32);
-            let dw = conv_weight_grad(&g, &x, &dy);
+            let (dw, db) = conv_weight_grad(&g, &x, &dy);
+            let p = g.oh * g.ow;
+            for (co, &d) in db.iter().enumerate() {
+                let want: f64 = (0..g.n).flat_map(|i| &dy[(i * g.cout + co) * p..][..p]).map(|&v| v as f64).sum();
+                assert!((d as f64 - want).abs() < 1e-3 * (1.0 + want.abs()), "case {i} db[{co}]: {d} vs {want}");
+            }
             let mut want_dw = vec![0f64; w.len()];
             each_tap(&g, |xi, wi, yi| want_dw[wi] += dy[yi] as f64 * x[xi] as f64);
             for (j, (&d, &r)) in dw.iter().zip(&want_dw).enumerate() {
