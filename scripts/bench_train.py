@@ -114,7 +114,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--keras-child", help=argparse.SUPPRESS)
     ap.add_argument("models", nargs="*")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     if a.keras_child:
         run_keras(a.keras_child, a.steps)
         return

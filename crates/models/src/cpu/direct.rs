@@ -234,8 +234,9 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
     taps.resize(kpad, taps[0]);
     let (p, image) = (g.oh * g.ow, g.cin * g.h * g.w);
     let phases_len = g.cin * padded_rows(g) * g.stride * g.phase_width();
-    // output rows per pixel block: the block's transposed gradient stays in L1
-    let rows = (96 / g.ow).clamp(1, g.oh);
+    // output rows per pixel block: the block's transposed gradient (at most 32 KiB) stays in L1,
+    // and each tile call runs over enough pixels to pay for loading and storing its accumulators
+    let rows = (8192 / (g.ow * g.cout).max(1)).clamp(1, g.oh);
     let threads = rayon::current_num_threads().max(1);
     let per = g.n.div_ceil(threads);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..g.n.div_ceil(per))
