@@ -243,7 +243,7 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
         .into_par_iter()
         .map(|t| {
             let (mut acc, mut bias) = (vec![0f32; kpad * g.cout], vec![0f32; g.cout]);
-            super::with_scratch(phases_len, p * g.cout, |phases, dyt| {
+            super::with_scratch(phases_len, p * g.cout + 16, |phases, dyt| {
                 for i in t * per..((t + 1) * per).min(g.n) {
                     padded_phases(g, &x[i * image..(i + 1) * image], phases);
                     let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
@@ -259,8 +259,9 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
                     for oy0 in (0..g.oh).step_by(rows) {
                         let oy1 = (oy0 + rows).min(g.oh);
                         #[cfg(target_arch = "x86_64")]
-                        // SAFETY: as in `run`; `dyt` holds `p × cout` values, `acc` `kpad × cout`,
-                        // and channel vectors past `cout` are masked.
+                        // SAFETY: as in `run`; `dyt` holds `p × cout` values and 16 of slack (full
+                        // channel-vector loads), `acc` `kpad × cout`, and its loads and stores of
+                        // channel vectors past `cout` are masked.
                         unsafe {
                             avx512::weight_grad_rows(g, &taps, oy0..oy1, phases, dyt, &mut acc)
                         }
@@ -286,19 +287,22 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
 
 fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
     let (p, image, jw) = (g.oh * g.ow, g.cin * g.h * g.w, g.phase_width());
-    // wide-grid vectors read up to `kw - 1` cells past the last phase row (lanes that are dropped)
-    let phases_len = g.cin * padded_rows(g) * g.stride * jw + g.kw;
+    // wide-grid vectors read up to `kw - 1` cells past the last phase row, and every vector loads
+    // all 16 lanes (lanes past a row's end are computed and not stored): slack for both
+    let slack = g.kw + 16;
+    let phases_len = g.cin * padded_rows(g) * g.stride * jw + slack;
     let wide_len = if plan.wide { g.cout * g.oh * jw } else { 0 };
     // every output value is written by the kernel below (or the wide copy), so the buffer is
     // not zeroed first: that memset was 3% of the faces net's step
     let fill = |i: usize, yi: &mut [std::mem::MaybeUninit<f32>]| {
         super::with_scratch(phases_len, wide_len, |phases, wide| {
             padded_phases(g, &x[i * image..(i + 1) * image], phases);
-            phases[phases_len - g.kw..].fill(0.0);
+            phases[phases_len - slack..].fill(0.0);
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `available()` was checked by the caller (AVX-512F present); every offset
-            // the kernel forms is a tap plus a vector's input offset, both derived from the
-            // geometry that sized `phases` (with its slack), and output offsets lie within one
+            // SAFETY: `available()` was checked by the caller (AVX-512F present); every load the
+            // kernel forms is 16 lanes from a tap plus a vector's input offset, both derived from
+            // the geometry that sized `phases`, whose slack covers the lanes a row's last vector
+            // reads past the row (and the wide grid's overhang); output offsets lie within one
             // image's output (`yi`, or the wide buffer of `cout × oh × jw`). The tiles cover every
             // channel and every pixel vector, whose masks cover every pixel: all of `yi` is written.
             unsafe {
@@ -411,7 +415,9 @@ mod avx512 {
             let input = src.wrapping_offset(oy as isize * row_step);
             let mut d_row = dyt.add(oy * g.ow * g.cout);
             for ox in 0..g.ow {
-                let d: [__m512; WC] = std::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], d_row.wrapping_add(16 * v)));
+                // full loads, as in `tile`: lanes past `channels` accumulate into lanes that are
+                // not stored (`dyt` has 16 values of slack)
+                let d: [__m512; WC] = std::array::from_fn(|v| _mm512_loadu_ps(d_row.wrapping_add(16 * v)));
                 let at = input.add(ox);
                 for (j, row) in sum.iter_mut().enumerate() {
                     let b = _mm512_set1_ps(*at.wrapping_offset(taps[j]));
@@ -450,7 +456,9 @@ mod avx512 {
         let masks: [__mmask16; NV] = std::array::from_fn(|v| vectors[v].mask);
         for kk in 0..k {
             let tap = *taps.add(kk);
-            let b: [__m512; NV] = std::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], inputs[v].wrapping_offset(tap)));
+            // full loads: a masked load costs an extra uop on the FMA ports (forward passes 9%
+            // slower); lanes past a row's end read neighbouring cells and are not stored
+            let b: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(inputs[v].wrapping_offset(tap)));
             let ak = a.add(kk * MR);
             for (i, row) in acc.iter_mut().enumerate() {
                 let ai = _mm512_set1_ps(*ak.add(i));
