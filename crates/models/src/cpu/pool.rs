@@ -237,6 +237,13 @@ impl MaxPool2d {
         grad.contiguous()?.apply_op1_no_bwd(&ScatterToWinners { pool: *self, winners: winners.clone() })
     }
 
+    /// [`MaxPool2d::grad_from_winners`] when the pooled input is a ReLU's output: the gradient also
+    /// passed back through that ReLU, in the same scatter. `y` is this pooling's output (each
+    /// window's maximum, its winner's value: the mask is `y > 0`).
+    pub(crate) fn grad_from_winners_through_relu(&self, winners: &Arc<Vec<u32>>, grad: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
+        grad.contiguous()?.apply_op2_no_bwd(&y.contiguous()?, &ScatterToPositiveWinners { pool: *self, winners: winners.clone() })
+    }
+
     /// The input gradient for output gradient `grad` (searching the windows again).
     pub(crate) fn grad(&self, x: &Tensor, grad: &Tensor) -> candle_core::Result<Tensor> {
         x.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2dGrad(*self))
@@ -256,14 +263,29 @@ impl CustomOp1 for MaxPool2d {
     }
 }
 
-/// Adds each output gradient to its window's winner, plane by plane.
-fn scatter(p: &MaxPool2d, winners: &[u32], dy: &[f32]) -> Vec<f32> {
+/// Adds each output gradient to its window's winner, plane by plane. With `relu_output` (the
+/// pooling's output, when its input is a ReLU's output), only where that output is positive: a
+/// window's maximum is its winner's value, so this is the ReLU's gradient mask, applied here
+/// instead of in a pass of its own over every input.
+fn scatter(p: &MaxPool2d, winners: &[u32], dy: &[f32], relu_output: Option<&[f32]>) -> Vec<f32> {
     let (hw, ohw) = (p.h * p.w, p.out.0 * p.out.1);
     par_build(p.planes * hw, hw, |plane, dxp| {
         let (ip, dyp) = (&winners[plane * ohw..(plane + 1) * ohw], &dy[plane * ohw..(plane + 1) * ohw]);
-        for (&i, &g) in ip.iter().zip(dyp) {
-            if let Some(d) = dxp.get_mut(i as usize) {
-                *d += g;
+        match relu_output.and_then(|y| y.get(plane * ohw..(plane + 1) * ohw)) {
+            Some(yp) => {
+                for ((&i, &g), &v) in ip.iter().zip(dyp).zip(yp) {
+                    if let Some(d) = dxp.get_mut(i as usize) {
+                        // the mask as bits: a branch on the sign mispredicts
+                        *d += f32::from_bits(g.to_bits() & ((v > 0.0) as u32).wrapping_neg());
+                    }
+                }
+            }
+            None => {
+                for (&i, &g) in ip.iter().zip(dyp) {
+                    if let Some(d) = dxp.get_mut(i as usize) {
+                        *d += g;
+                    }
+                }
             }
         }
     })
@@ -285,7 +307,28 @@ impl CustomOp1 for ScatterToWinners {
         if dy.len() != self.winners.len() {
             return Err(candle_core::Error::Msg(format!("max pooling gradient: {} values for {} windows", dy.len(), self.winners.len())));
         }
-        Ok((CpuStorage::F32(scatter(p, &self.winners, dy)), Shape::from((p.dims.0, p.dims.1, p.h, p.w))))
+        Ok((CpuStorage::F32(scatter(p, &self.winners, dy, None)), Shape::from((p.dims.0, p.dims.1, p.h, p.w))))
+    }
+}
+
+/// [`ScatterToWinners`] through the ReLU that produced the pooled input: an op of `(dy, y)`,
+/// `y` the pooling's output.
+struct ScatterToPositiveWinners {
+    pool: MaxPool2d,
+    winners: Arc<Vec<u32>>,
+}
+
+impl CustomOp2 for ScatterToPositiveWinners {
+    fn name(&self) -> &'static str {
+        "candlebook-max-pool2d-relu-scatter"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let p = &self.pool;
+        let (dy, y) = (contiguous_f32(s1, l1, "output gradient")?, contiguous_f32(s2, l2, "pooled output")?);
+        if dy.len() != self.winners.len() || y.len() != dy.len() {
+            return Err(candle_core::Error::Msg(format!("max pooling gradient: {} gradient values and {} outputs for {} windows", dy.len(), y.len(), self.winners.len())));
+        }
+        Ok((CpuStorage::F32(scatter(p, &self.winners, dy, Some(y))), Shape::from((p.dims.0, p.dims.1, p.h, p.w))))
     }
 }
 
@@ -302,6 +345,6 @@ impl CustomOp2 for MaxPool2dGrad {
         if dy.len() != winners.len() {
             return Err(candle_core::Error::Msg(format!("max pooling gradient: {} values for {} windows", dy.len(), winners.len())));
         }
-        Ok((CpuStorage::F32(scatter(&self.0, &winners, dy)), l1.shape().clone()))
+        Ok((CpuStorage::F32(scatter(&self.0, &winners, dy, None)), l1.shape().clone()))
     }
 }

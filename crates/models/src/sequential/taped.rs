@@ -21,7 +21,8 @@ use crate::spec::{Activation, LayerSpec};
 enum Tape {
     /// Fused convolution (bias, optional ReLU).
     Conv { x: Tensor, y: Tensor, geom: cpu::ConvGeometry, relu: bool },
-    Pool { winners: std::sync::Arc<Vec<u32>>, op: cpu::MaxPool2d },
+    /// Max pooling: each window's winner, and the output (for a ReLU mask, see `masked`).
+    Pool { winners: std::sync::Arc<Vec<u32>>, op: cpu::MaxPool2d, y: Tensor },
     /// Batch norm on batch statistics.
     Norm { x: Tensor, stats: cpu::Stats },
     /// Batch norm on its moving statistics (a frozen layer): `dx = g · scale`.
@@ -89,7 +90,7 @@ impl Sequential {
             (LayerSpec::MaxPooling2D { pool, strides, padding, .. }, _) => {
                 let op = max_pool_op(x, *pool, *strides, *padding)?;
                 let (y, winners) = op.forward_with_winners(x)?;
-                (y, Tape::Pool { winners, op })
+                (y.clone(), Tape::Pool { winners, op, y })
             }
             (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
                 if l.trainable {
@@ -169,8 +170,9 @@ impl Sequential {
         // Layers below the first trainable one (a frozen base in transfer learning) need no
         // gradient at all: the backward pass stops there.
         let first_trainable = self.layers.iter().position(|l| l.trainable).unwrap_or(n_layers);
-        // A batch norm right after a ReLU convolution also applies that ReLU's mask to its input
-        // gradient (one pass fewer over the activations); `masked` tells the convolution.
+        // A batch norm or max pooling right after a ReLU convolution also applies that ReLU's mask
+        // to its input gradient (one pass fewer over the activations); `masked` tells the
+        // convolution.
         let after_relu_conv: Vec<bool> = (0..tapes.len()).map(|i| i > 0 && matches!(tapes[i - 1], Tape::Conv { relu: true, .. })).collect();
         let mut masked = false;
         for (i, (l, tape)) in self.layers.iter().zip(tapes).enumerate().rev() {
@@ -192,7 +194,14 @@ impl Sequential {
                         None => break,
                     }
                 }
-                Tape::Pool { winners, op } => op.grad_from_winners(&winners, &g)?,
+                Tape::Pool { winners, op, y } => {
+                    masked = after_relu_conv[i];
+                    if masked {
+                        op.grad_from_winners_through_relu(&winners, &g, &y)?
+                    } else {
+                        op.grad_from_winners(&winners, &g)?
+                    }
+                }
                 Tape::Norm { x, stats } => {
                     let Params::Norm { gamma, beta, .. } = &l.params else { return Err(mismatch(l)) };
                     masked = after_relu_conv[i];
@@ -250,11 +259,11 @@ mod tests {
     use crate::spec::{Activation, BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D, Padding};
     use crate::{Input, Sequential};
 
-    /// Two Adam steps of a model with ReLU convolutions followed by batch norm (whose gradient
-    /// then also applies the ReLU mask) give the same weights through the taped step as through
-    /// candle's autograd.
+    /// Two Adam steps of a model with ReLU convolutions followed by batch norm or max pooling
+    /// (whose gradients then also apply the ReLU mask) give the same weights through the taped
+    /// step as through candle's autograd.
     #[test]
-    fn taped_step_matches_autograd_with_relu_convolutions_before_batch_norm() {
+    fn taped_step_matches_autograd_with_relu_convolutions_before_batch_norm_and_pooling() {
         let dev = Device::Cpu;
         let build = || {
             let mut m = Sequential::new(Input::image(12, 12, 3), &dev).seed(7);
@@ -263,6 +272,8 @@ mod tests {
             m.add(Conv2D::new(16, (3, 3)).padding(Padding::Same).activation(Activation::Relu)).unwrap();
             m.add(BatchNormalization::new()).unwrap();
             m.add(MaxPooling2D::new((2, 2))).unwrap();
+            m.add(Conv2D::new(8, (3, 3)).padding(Padding::Same).activation(Activation::Relu)).unwrap();
+            m.add(MaxPooling2D::new((3, 3)).strides((2, 2)).padding(Padding::Same)).unwrap();
             m.add(Flatten::new()).unwrap();
             m.add(Dense::new(5).activation(Activation::Softmax)).unwrap();
             m
