@@ -243,7 +243,8 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
         .into_par_iter()
         .map(|t| {
             let (mut acc, mut bias) = (vec![0f32; kpad * g.cout], vec![0f32; g.cout]);
-            super::with_scratch(phases_len, p * g.cout + 16, |phases, dyt| {
+            // a tile's channel-vector loads run up to 16 · WC values past its first channel
+            super::with_scratch(phases_len, p * g.cout + 16 * WIDE.1.max(NARROW.1), |phases, dyt| {
                 for i in t * per..((t + 1) * per).min(g.n) {
                     padded_phases(g, &x[i * image..(i + 1) * image], phases);
                     let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
@@ -259,9 +260,9 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
                     for oy0 in (0..g.oh).step_by(rows) {
                         let oy1 = (oy0 + rows).min(g.oh);
                         #[cfg(target_arch = "x86_64")]
-                        // SAFETY: as in `run`; `dyt` holds `p × cout` values and 16 of slack (full
-                        // channel-vector loads), `acc` `kpad × cout`, and its loads and stores of
-                        // channel vectors past `cout` are masked.
+                        // SAFETY: as in `run`; `dyt` holds `p × cout` values and the slack of
+                        // full channel-vector loads (see above), `acc` `kpad × cout`, and its
+                        // loads and stores of channel vectors past `cout` are masked.
                         unsafe {
                             avx512::weight_grad_rows(g, &taps, oy0..oy1, phases, dyt, &mut acc)
                         }
@@ -416,7 +417,7 @@ mod avx512 {
             let mut d_row = dyt.add(oy * g.ow * g.cout);
             for ox in 0..g.ow {
                 // full loads, as in `tile`: lanes past `channels` accumulate into lanes that are
-                // not stored (`dyt` has 16 values of slack)
+                // not stored (`dyt` has `16 · WC` values of slack)
                 let d: [__m512; WC] = std::array::from_fn(|v| _mm512_loadu_ps(d_row.wrapping_add(16 * v)));
                 let at = input.add(ox);
                 for (j, row) in sum.iter_mut().enumerate() {
