@@ -4,6 +4,11 @@
 //! row's last, partial 16 pixels) use masked loads and stores, so nothing is copied, packed or
 //! padded per block: the im2col copy and the GEMM's repacking of it were a third of a step.
 //!
+//! Where rows are 14, 28 or 56 pixels wide, those pixel vectors leave 2 of every 16 lanes idle;
+//! there a second kernel vectorises over output channels instead (tiles of a row's consecutive
+//! pixels × 32 channels, each input value broadcast) and transposes each finished tile in
+//! registers into the output planes. A cost estimate per convolution picks the kernel and tile.
+//!
 //! Used for the forward pass and, at stride 1, for the input gradient (a convolution of the
 //! output gradient with the flipped, transposed kernel). Selected at run time on CPUs with
 //! AVX-512F; elsewhere the im2col path in `conv.rs` runs.
@@ -22,6 +27,19 @@ const TILES: [(usize, usize); 4] = [(8, 3), (8, 2), (4, 5), (16, 1)];
 fn tile_cost(cout: usize, vectors: usize, (mr, nv): (usize, usize)) -> f64 {
     let tiles = (cout.div_ceil(mr) * vectors.div_ceil(nv)) as f64;
     tiles * ((mr * nv) as f64 / 2.0).max((mr as f64 + 1.5 * nv as f64) / 2.0)
+}
+
+/// Register tiles of the channel-vector forward kernel: `R` consecutive output pixels of a row ×
+/// `C` vectors of 16 output channels (28 or 24 accumulators). Each input value is broadcast and
+/// multiplied with the kernel's channel vectors, so no lanes idle at row ends (the pixel-vector
+/// tiles waste 2 of 16 lanes on 14-, 28- and 56-wide rows); a row's last run may be partial.
+const CHANNEL_TILES: [(usize, usize); 2] = [(14, 2), (12, 2)];
+
+/// [`tile_cost`] of the channel-vector tile `(r, c)`: runs of `r` pixels per row, `16 · c`
+/// channels per tile; per kernel element `r` broadcasts and `c` vector loads.
+fn channel_tile_cost(g: &ConvGeometry, (r, c): (usize, usize)) -> f64 {
+    let tiles = (g.cout.div_ceil(16 * c) * g.oh * g.ow.div_ceil(r)) as f64;
+    tiles * ((r * c) as f64 / 2.0).max((r as f64 + 1.5 * c as f64) / 2.0)
 }
 /// Kernel elements × 16-channel vectors per register tile of the kernel gradient: 6 × 4 (24
 /// accumulators) when there are more than 32 output channels, else 8 × 2.
@@ -62,6 +80,17 @@ struct PixelVector {
     mask: u16,
 }
 
+/// Up to `R` consecutive output pixels of one row, for the channel-vector kernel.
+#[derive(Clone, Copy)]
+struct PixelRun {
+    /// Offset in the padded phases of kernel position (0, 0) for the run's first pixel.
+    input: isize,
+    /// The first pixel's index in the image's output plane (`oy * ow + ox`).
+    output: usize,
+    /// Pixels in the run (a row's last run may be shorter than `R`).
+    len: usize,
+}
+
 /// Rows of the padded phases: every input row any output row reads, including the zero rows of
 /// the vertical padding.
 fn padded_rows(g: &ConvGeometry) -> usize {
@@ -91,7 +120,7 @@ fn padded_phases(g: &ConvGeometry, img: &[f32], out: &mut [f32]) {
                     if s == 1 {
                         cells[lo..hi].copy_from_slice(&row[start..start + hi - lo]);
                     } else {
-                        cells[lo..hi].iter_mut().zip(row[start..].iter().step_by(s)).for_each(|(v, x)| *v = *x);
+                        copy_strided(&row[start..], s, &mut cells[lo..hi]);
                     }
                 }
             }
@@ -99,19 +128,41 @@ fn padded_phases(g: &ConvGeometry, img: &[f32], out: &mut [f32]) {
     }
 }
 
+/// `dst[i] = src[i * s]` for every `i < dst.len()` (`src` must hold `(dst.len() - 1) * s + 1`
+/// values). Strides 2 and 4 run as AVX-512 permutes: the scalar strided copy of the faces net's
+/// stride-4 first layer was 3% of its step.
+fn copy_strided(src: &[f32], s: usize, dst: &mut [f32]) {
+    let n = dst.len();
+    if n == 0 {
+        return;
+    }
+    assert!(src.len() > (n - 1) * s, "copy_strided: {} values cannot give {n} at stride {s}", src.len());
+    #[cfg(target_arch = "x86_64")]
+    if (s == 2 || s == 4) && available() {
+        // SAFETY: AVX-512F is present; the lengths were checked above.
+        return unsafe { avx512::copy_strided(src, s, dst) };
+    }
+    dst.iter_mut().zip(src.iter().step_by(s)).for_each(|(v, x)| *v = *x);
+}
+
 /// The convolution plan shared by all images: kernel offsets, pixel vectors, packed kernel.
 struct Plan {
     /// Offset in the padded phases of kernel element `k = (c, ky, kx)` relative to position (0, 0).
     taps: Vec<isize>,
-    /// The output pixels in vectors, grouped `nv` to a tile (the last group padded with empty vectors).
+    /// The output pixels in vectors, grouped `nv` to a tile (the last group padded with empty
+    /// vectors); empty when the channel-vector kernel runs.
     vectors: Vec<PixelVector>,
+    /// The output pixels in runs of up to `nv` per row when the channel-vector kernel runs (see
+    /// [`CHANNEL_TILES`]); empty otherwise.
+    runs: Vec<PixelRun>,
     /// The kernel as `[tile][k][mr]` (channels past `cout` zero).
     packed: Vec<f32>,
     /// The bias as `[tile][mr]`.
     bias: Vec<f32>,
     /// Whether the output is computed on the wide grid (see [`wide_vectors`]).
     wide: bool,
-    /// The register tile, one of [`TILES`]: `mr` channels × `nv` vectors.
+    /// The register tile, one of [`TILES`]: `mr` channels × `nv` vectors; for the channel-vector
+    /// kernel `mr` channels (16 per vector) × `nv` pixels, one of [`CHANNEL_TILES`].
     mr: usize,
     nv: usize,
 }
@@ -128,6 +179,18 @@ fn taps(g: &ConvGeometry) -> Vec<isize> {
         }
     }
     taps
+}
+
+/// The output pixels of one image in runs of up to `r` along each output row.
+fn pixel_runs(g: &ConvGeometry, r: usize) -> Vec<PixelRun> {
+    let (s, jw) = (g.stride as isize, g.phase_width() as isize);
+    let mut runs = Vec::with_capacity(g.oh * g.ow.div_ceil(r));
+    for oy in 0..g.oh {
+        for ox in (0..g.ow).step_by(r) {
+            runs.push(PixelRun { input: (oy as isize * s * s) * jw + ox as isize, output: oy * g.ow + ox, len: (g.ow - ox).min(r) });
+        }
+    }
+    runs
 }
 
 /// The output pixels of one image in vectors of up to 16 along each output row.
@@ -174,8 +237,19 @@ impl Plan {
         let mut vectors = if wide { wide_vectors(g) } else { pixel_vectors(g) };
         // the cheapest tile; on a tie the earlier (more accumulators)
         let cost = |t| tile_cost(g.cout, vectors.len(), t);
-        let (mr, nv) = TILES.into_iter().fold(TILES[0], |best, t| if cost(t) < cost(best) { t } else { best });
-        vectors.resize(vectors.len().next_multiple_of(nv), PixelVector::default());
+        let (mut mr, mut nv) = TILES.into_iter().fold(TILES[0], |best, t| if cost(t) < cost(best) { t } else { best });
+        let channel_cost = |t| channel_tile_cost(g, t);
+        let (r, c) = CHANNEL_TILES.into_iter().fold(CHANNEL_TILES[0], |best, t| if channel_cost(t) < channel_cost(best) { t } else { best });
+        let mut runs = Vec::new();
+        let wide = if channel_cost((r, c)) < cost((mr, nv)) {
+            (mr, nv) = (16 * c, r);
+            runs = pixel_runs(g, r);
+            vectors.clear();
+            false
+        } else {
+            vectors.resize(vectors.len().next_multiple_of(nv), PixelVector::default());
+            wide
+        };
         let k = taps.len();
         let tiles = g.cout.div_ceil(mr);
         let mut packed = vec![0f32; tiles * k * mr];
@@ -193,7 +267,7 @@ impl Plan {
                 }
             }
         }
-        Plan { taps, vectors, packed, bias: packed_bias, wide, mr, nv }
+        Plan { taps, vectors, runs, packed, bias: packed_bias, wide, mr, nv }
     }
 }
 
@@ -289,7 +363,8 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
 fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
     let (p, image, jw) = (g.oh * g.ow, g.cin * g.h * g.w, g.phase_width());
     // wide-grid vectors read up to `kw - 1` cells past the last phase row, and every vector loads
-    // all 16 lanes (lanes past a row's end are computed and not stored): slack for both
+    // all 16 lanes (lanes past a row's end are computed and not stored; a partial pixel run
+    // broadcasts up to 15 cells past its row): slack for all
     let slack = g.kw + 16;
     let phases_len = g.cin * padded_rows(g) * g.stride * jw + slack;
     let wide_len = if plan.wide { g.cout * g.oh * jw } else { 0 };
@@ -301,13 +376,17 @@ fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
             phases[phases_len - slack..].fill(0.0);
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `available()` was checked by the caller (AVX-512F present); every load the
-            // kernel forms is 16 lanes from a tap plus a vector's input offset, both derived from
-            // the geometry that sized `phases`, whose slack covers the lanes a row's last vector
-            // reads past the row (and the wide grid's overhang); output offsets lie within one
-            // image's output (`yi`, or the wide buffer of `cout × oh × jw`). The tiles cover every
-            // channel and every pixel vector, whose masks cover every pixel: all of `yi` is written.
+            // kernel forms is 16 lanes from a tap plus a vector's input offset (or one cell at a
+            // tap plus a run's offset plus a pixel below 16), all derived from the geometry that
+            // sized `phases`, whose slack covers what a row's last vector or run reads past the
+            // row (and the wide grid's overhang); output offsets lie within one image's output
+            // (`yi`, or the wide buffer of `cout × oh × jw`). The tiles cover every channel and
+            // every pixel vector, whose masks cover every pixel (or every run, whose lengths
+            // cover every pixel): all of `yi` is written.
             unsafe {
-                if plan.wide {
+                if !plan.runs.is_empty() {
+                    avx512::image_channels(g, plan, phases, yi.as_mut_ptr().cast(), relu);
+                } else if plan.wide {
                     avx512::image(g, plan, phases, wide.as_mut_ptr(), g.oh * jw, relu);
                 } else {
                     avx512::image(g, plan, phases, yi.as_mut_ptr().cast(), p, relu);
@@ -334,7 +413,165 @@ fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{ConvGeometry, PixelVector, Plan, NARROW, WIDE};
+    use super::{ConvGeometry, PixelRun, PixelVector, Plan, NARROW, WIDE};
+
+    /// [`super::copy_strided`] for strides 2 and 4: each 16 outputs are one permute of two
+    /// vectors (stride 2) or two permutes and a lane shuffle of four (stride 4); the last, partial
+    /// group loads and stores under masks, reading nothing past `src`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn copy_strided(src: &[f32], s: usize, dst: &mut [f32]) {
+        let (n, len) = (dst.len(), src.len());
+        let lanes = |count: usize| -> __mmask16 {
+            match count {
+                0 => 0,
+                1..=15 => (1u16 << count) - 1,
+                _ => u16::MAX,
+            }
+        };
+        let quarter = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let pick = |v: [__m512; 4]| {
+            if s == 2 {
+                _mm512_permutex2var_ps(v[0], even, v[1])
+            } else {
+                let lo = _mm512_permutex2var_ps(v[0], quarter, v[1]);
+                let hi = _mm512_permutex2var_ps(v[2], quarter, v[3]);
+                _mm512_shuffle_f32x4::<0x44>(lo, hi)
+            }
+        };
+        let (base, out) = (src.as_ptr(), dst.as_mut_ptr());
+        let mut i = 0;
+        // whole groups: 16 outputs from `16 · s` values
+        while i + 16 <= n && (i + 16) * s <= len {
+            let v = std::array::from_fn(|j| if j < s { _mm512_loadu_ps(base.add(i * s + 16 * j)) } else { _mm512_setzero_ps() });
+            _mm512_storeu_ps(out.add(i), pick(v));
+            i += 16;
+        }
+        // the rest under masks (masked-off lanes are not read)
+        while i < n {
+            let avail = len - i * s;
+            let v = std::array::from_fn(|j| if j < s { _mm512_maskz_loadu_ps(lanes(avail.saturating_sub(16 * j)), base.wrapping_add(i * s + 16 * j)) } else { _mm512_setzero_ps() });
+            _mm512_mask_storeu_ps(out.add(i), lanes(n - i), pick(v));
+            i += 16;
+        }
+    }
+
+    /// All tiles of one image with the channel-vector kernel, into the image's output planes
+    /// (`out`, `cout × p`).
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn image_channels(g: &ConvGeometry, plan: &Plan, phases: &[f32], out: *mut f32, relu: bool) {
+        match (plan.nv, plan.mr / 16) {
+            (12, 2) => image_channel_tiles::<12, 2>(g, plan, phases, out, relu),
+            _ => image_channel_tiles::<14, 2>(g, plan, phases, out, relu),
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn image_channel_tiles<const R: usize, const C: usize>(g: &ConvGeometry, plan: &Plan, phases: &[f32], out: *mut f32, relu: bool) {
+        let (k, mr, p) = (plan.taps.len(), 16 * C, g.oh * g.ow);
+        for t in 0..g.cout.div_ceil(mr) {
+            let channels = (g.cout - t * mr).min(mr);
+            for run in &plan.runs {
+                channel_tile::<R, C>(k, plan.packed.as_ptr().add(t * k * mr), plan.taps.as_ptr(), phases.as_ptr(), run, plan.bias.as_ptr().add(t * mr), out.add(t * mr * p + run.output), p, channels, relu);
+            }
+        }
+    }
+
+    /// `out[c][r] = act(bias[c] + Σ_k src[taps[k] + run.input + r] · a[k][c])` for the run's
+    /// pixels `r` and the tile's first `channels` channels (`p` apart in `out`). The
+    /// accumulators hold pixels × channel vectors; each channel vector's block is transposed in
+    /// registers to rows of pixels for the stores (gathering them from a pixel-major buffer
+    /// afterwards cost 3% of the faces net's step).
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    unsafe fn channel_tile<const R: usize, const C: usize>(
+        k: usize,
+        a: *const f32,
+        taps: *const isize,
+        src: *const f32,
+        run: &PixelRun,
+        bias: *const f32,
+        out: *mut f32,
+        p: usize,
+        channels: usize,
+        relu: bool,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); C]; R];
+        let first = src.wrapping_offset(run.input);
+        for kk in 0..k {
+            let at = first.wrapping_offset(*taps.add(kk));
+            let ak = a.add(kk * 16 * C);
+            let w: [__m512; C] = std::array::from_fn(|c| _mm512_loadu_ps(ak.add(16 * c)));
+            for (r, row) in acc.iter_mut().enumerate() {
+                // pixels past a partial run's end read neighbouring cells and are not stored
+                let b = _mm512_set1_ps(*at.add(r));
+                for c in 0..C {
+                    row[c] = _mm512_fmadd_ps(b, w[c], row[c]);
+                }
+            }
+        }
+        let zero = _mm512_setzero_ps();
+        let mask: __mmask16 = if run.len >= 16 { u16::MAX } else { (1u16 << run.len) - 1 };
+        for c in 0..C {
+            let bc = _mm512_loadu_ps(bias.add(16 * c));
+            let block: [__m512; 16] = std::array::from_fn(|r| {
+                if let Some(row) = acc.get(r) {
+                    let v = _mm512_add_ps(row[c], bc);
+                    if relu {
+                        _mm512_max_ps(v, zero)
+                    } else {
+                        v
+                    }
+                } else {
+                    zero
+                }
+            });
+            let planes = transpose16(block);
+            for (i, v) in planes.iter().enumerate() {
+                if 16 * c + i < channels {
+                    _mm512_mask_storeu_ps(out.add((16 * c + i) * p), mask, *v);
+                }
+            }
+        }
+    }
+
+    /// The transpose of a 16 × 16 block held as 16 rows: in-lane unpacks and shuffles, then two
+    /// rounds of 128-bit lane shuffles (64 shuffles in all).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(super) unsafe fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+        // pairs of rows interleaved: t[2i] = (r[2i][0], r[2i+1][0], r[2i][1], r[2i+1][1], ...) per 128-bit lane
+        let t: [__m512; 16] = std::array::from_fn(|j| if j % 2 == 0 { _mm512_unpacklo_ps(r[j], r[j + 1]) } else { _mm512_unpackhi_ps(r[j - 1], r[j]) });
+        // groups of four rows: u[4i + m] holds column m (of each 128-bit lane) of rows 4i..4i+4
+        let u: [__m512; 16] = std::array::from_fn(|j| {
+            let (base, m) = (j / 4 * 4, j % 4);
+            let (a, b) = (t[base + m / 2], t[base + 2 + m / 2]);
+            if m % 2 == 0 {
+                _mm512_shuffle_ps::<0x44>(a, b)
+            } else {
+                _mm512_shuffle_ps::<0xEE>(a, b)
+            }
+        });
+        // 128-bit lanes: v[j] takes lanes (0, 2) or (1, 3) of u[j % 4 + 8 * (j / 8)] and u[.. + 4]
+        let v: [__m512; 16] = std::array::from_fn(|j| {
+            let (base, m, hi) = (j / 8 * 8, j % 4, (j / 4) % 2);
+            let (a, b) = (u[base + m], u[base + 4 + m]);
+            if hi == 0 {
+                _mm512_shuffle_f32x4::<0x88>(a, b)
+            } else {
+                _mm512_shuffle_f32x4::<0xDD>(a, b)
+            }
+        });
+        std::array::from_fn(|j| {
+            let (m, hi) = (j % 8, j / 8);
+            if hi == 0 {
+                _mm512_shuffle_f32x4::<0x88>(v[m], v[m + 8])
+            } else {
+                _mm512_shuffle_f32x4::<0xDD>(v[m], v[m + 8])
+            }
+        })
+    }
 
     /// All tiles of one image: for each group of `NV` pixel vectors, every channel tile.
     #[target_feature(enable = "avx512f")]
@@ -543,11 +780,49 @@ mod tests {
     }
 
     #[test]
+    fn strided_copies_match_the_scalar_definition() {
+        for s in 1..=5 {
+            for n in [1, 5, 15, 16, 17, 31, 32, 33, 56, 57] {
+                for extra in 0..s {
+                    let src: Vec<f32> = (0..(n - 1) * s + 1 + extra).map(|i| i as f32).collect();
+                    let mut dst = vec![-1f32; n];
+                    copy_strided(&src, s, &mut dst);
+                    let want: Vec<f32> = (0..n).map(|i| (i * s) as f32).collect();
+                    assert_eq!(dst, want, "stride {s}, {n} values, {} source values", src.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn transpose16_transposes() {
+        use std::arch::x86_64::*;
+        if !available() {
+            return;
+        }
+        let m: Vec<f32> = (0..256).map(|i| i as f32).collect();
+        let mut got = vec![0f32; 256];
+        // SAFETY: AVX-512F is present; `m` and `got` hold 16 rows of 16.
+        unsafe {
+            let rows: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(m.as_ptr().add(16 * i)));
+            for (i, v) in avx512::transpose16(rows).iter().enumerate() {
+                _mm512_storeu_ps(got.as_mut_ptr().add(16 * i), *v);
+            }
+        }
+        for i in 0..16 {
+            for j in 0..16 {
+                assert_eq!(got[16 * i + j], m[16 * j + i], "row {i} column {j}");
+            }
+        }
+    }
+
+    #[test]
     fn forward_and_gradients_match_a_naive_convolution() {
         if !available() {
             return;
         }
-        let mut tiles_used = std::collections::BTreeSet::new();
+        let (mut tiles_used, mut channel_tiles_used) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
         for (i, g) in [
             geometry(2, 3, 37, 41, 10, 11, 4, true),
             geometry(2, 5, 20, 21, 17, 5, 1, true),
@@ -558,12 +833,21 @@ mod tests {
             geometry(2, 3, 30, 18, 16, 3, 1, false),
             geometry(1, 3, 9, 10, 40, 3, 1, true),
             geometry(2, 6, 8, 8, 12, 3, 1, true),
+            // channel-vector kernel: 14- and 28-wide rows, partial runs, a partial channel tile
+            geometry(2, 5, 14, 14, 32, 3, 1, true),
+            geometry(1, 3, 28, 28, 40, 5, 1, true),
+            geometry(1, 3, 36, 36, 32, 3, 1, false),
+            geometry(1, 3, 17, 17, 64, 3, 1, true),
         ]
         .into_iter()
         .enumerate()
         {
             let plan = Plan::new(&g, |_, _, _, _| 0.0, |_| 0.0);
-            tiles_used.insert((plan.mr, plan.nv));
+            if plan.runs.is_empty() {
+                tiles_used.insert((plan.mr, plan.nv));
+            } else {
+                channel_tiles_used.insert((plan.nv, plan.mr / 16));
+            }
             let x = values(g.n * g.cin * g.h * g.w, i as u32);
             let w = values(g.cout * g.cin * g.kh * g.kw, 100 + i as u32);
             let b = values(g.cout, 200 + i as u32);
@@ -600,5 +884,6 @@ mod tests {
             }
         }
         assert_eq!(tiles_used, TILES.into_iter().collect(), "every register tile shape is tested");
+        assert_eq!(channel_tiles_used, CHANNEL_TILES.into_iter().collect(), "every channel-vector tile shape is tested");
     }
 }
