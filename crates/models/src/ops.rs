@@ -167,6 +167,11 @@ pub(crate) fn conv_geometry(x: &Tensor, kernel: &Tensor, bias: &Tensor, stride: 
 /// The max-pooling kernel for `x`'s shape.
 pub(crate) fn max_pool_op(x: &Tensor, pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<cpu::MaxPool2d> {
     let (n, c, h, w) = x.dims4()?;
+    max_pool_op_for(n, c, h, w, pool, strides, padding)
+}
+
+/// [`max_pool_op`] for an `(n, c, h, w)` input.
+pub(crate) fn max_pool_op_for(n: usize, c: usize, h: usize, w: usize, pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<cpu::MaxPool2d> {
     let out = (window_output(h, pool.0, strides.0, padding)?, window_output(w, pool.1, strides.1, padding)?);
     let pad = match padding {
         Padding::Same => (same_padding(h, pool.0, strides.0).0, same_padding(w, pool.1, strides.1).0),

@@ -203,16 +203,19 @@ impl CustomOp3 for Conv2dForward {
     }
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, db) = conv2d_grad(&self.geom, self.relu, x, w, res, grad, x.track_op())?;
+        let (dx, dw, db) = conv2d_grad(&self.geom, self.relu.then_some(res), x, w, grad, x.track_op())?;
         Ok((dx, Some(dw), Some(db)))
     }
 }
 
-/// `(dx, dw, db)` of [`Conv2dForward`] from its input, kernel, output and output gradient; `dx`
-/// only when `input_grad`.
-pub(crate) fn conv2d_grad(g: &ConvGeometry, relu: bool, x: &Tensor, w: &Tensor, y: &Tensor, grad: &Tensor, input_grad: bool) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
+/// `(dx, dw, db)` of [`Conv2dForward`] from its input, kernel and output gradient (passed back
+/// through the ReLU first when its output `relu_output` is given); `dx` only when `input_grad`.
+pub(crate) fn conv2d_grad(g: &ConvGeometry, relu_output: Option<&Tensor>, x: &Tensor, w: &Tensor, grad: &Tensor, input_grad: bool) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
     let grad = grad.contiguous()?;
-    let grad = if relu { grad.apply_op2_no_bwd(y, &ReluMask)? } else { grad };
+    let grad = match relu_output {
+        Some(y) => grad.apply_op2_no_bwd(y, &ReluMask)?,
+        None => grad,
+    };
     let dx = if input_grad { Some(grad.apply_op2_no_bwd(w, &Conv2dInputGrad { geom: *g })?) } else { None };
     let dwb = x.apply_op2_no_bwd(&grad, &Conv2dWeightGrad { geom: *g })?;
     let k = g.k();

@@ -274,9 +274,37 @@ impl Plan {
 /// `act(conv(x, w) + b)` for contiguous NCHW `x`, OIHW `w`: the whole batch, images spread over
 /// the rayon pool. Only call when [`available`].
 pub(crate) fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32], relu: bool) -> Vec<f32> {
-    let k = g.cin * g.kh * g.kw;
-    let plan = Plan::new(g, |co, c, ky, kx| w[co * k + (c * g.kh + ky) * g.kw + kx], |co| b[co]);
-    run(g, &plan, x, relu)
+    Forward::new(g, w, b, relu).batch(x)
+}
+
+/// A convolution's forward pass planned once (kernel packed, tiles chosen) and run image by image.
+pub(crate) struct Forward {
+    g: ConvGeometry,
+    plan: Plan,
+    relu: bool,
+}
+
+impl Forward {
+    /// For OIHW kernel `w` and bias `b`. Only call when [`available`].
+    pub(crate) fn new(g: &ConvGeometry, w: &[f32], b: &[f32], relu: bool) -> Forward {
+        let k = g.cin * g.kh * g.kw;
+        let plan = Plan::new(g, |co, c, ky, kx| w[co * k + (c * g.kh + ky) * g.kw + kx], |co| b[co]);
+        Forward { g: *g, plan, relu }
+    }
+
+    /// Every image of contiguous NCHW `x`, spread over the rayon pool.
+    fn batch(&self, x: &[f32]) -> Vec<f32> {
+        let (g, image) = (&self.g, self.g.cin * self.g.h * self.g.w);
+        // every output value is written by `image` (see there), so the buffer is not zeroed
+        // first: that memset was 3% of the faces net's step
+        // SAFETY: `image` writes all of `yi`.
+        unsafe { super::par_build_written(g.n * g.cout * g.oh * g.ow, g.cout * g.oh * g.ow, |i, yi| self.image(&x[i * image..(i + 1) * image], yi)) }
+    }
+
+    /// One image (`cin × h × w`) into `yi` (`cout × oh × ow`), every value of which is written.
+    pub(crate) fn image(&self, img: &[f32], yi: &mut [std::mem::MaybeUninit<f32>]) {
+        image_into(&self.g, &self.plan, img, yi, self.relu)
+    }
 }
 
 /// The input gradient of a stride-1 convolution, `dx = conv(dy, flip(w)ᵀ)` with the complementary
@@ -288,7 +316,7 @@ pub(crate) fn conv_input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Option
     let t = ConvGeometry { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw, stride: 1, pad_top: g.kh - 1 - g.pad_top, pad_left: g.kw - 1 - g.pad_left, oh: g.h, ow: g.w };
     let k = g.cin * g.kh * g.kw;
     let plan = Plan::new(&t, |ci, co, ky, kx| w[co * k + (ci * g.kh + g.kh - 1 - ky) * g.kw + g.kw - 1 - kx], |_| 0.0);
-    Some(run(&t, &plan, dy, false))
+    Some(Forward { g: t, plan, relu: false }.batch(dy))
 }
 
 /// Kernel gradient `dw[co][k] = Σ_pixels dy[co][p] · x[tap k of p]` over the batch, as a
@@ -360,53 +388,49 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
     (dw, db)
 }
 
-fn run(g: &ConvGeometry, plan: &Plan, x: &[f32], relu: bool) -> Vec<f32> {
-    let (p, image, jw) = (g.oh * g.ow, g.cin * g.h * g.w, g.phase_width());
+/// `act(conv(img, w) + b)` of one image into `yi`; writes every value of `yi` (`cout × oh × ow`).
+fn image_into(g: &ConvGeometry, plan: &Plan, img: &[f32], yi: &mut [std::mem::MaybeUninit<f32>], relu: bool) {
+    let (p, jw) = (g.oh * g.ow, g.phase_width());
+    assert!(img.len() == g.cin * g.h * g.w && yi.len() == g.cout * p, "convolution: image of {} values, output of {}, for {g:?}", img.len(), yi.len());
     // wide-grid vectors read up to `kw - 1` cells past the last phase row, and every vector loads
     // all 16 lanes (lanes past a row's end are computed and not stored; a partial pixel run
     // broadcasts up to 15 cells past its row): slack for all
     let slack = g.kw + 16;
     let phases_len = g.cin * padded_rows(g) * g.stride * jw + slack;
     let wide_len = if plan.wide { g.cout * g.oh * jw } else { 0 };
-    // every output value is written by the kernel below (or the wide copy), so the buffer is
-    // not zeroed first: that memset was 3% of the faces net's step
-    let fill = |i: usize, yi: &mut [std::mem::MaybeUninit<f32>]| {
-        super::with_scratch(phases_len, wide_len, |phases, wide| {
-            padded_phases(g, &x[i * image..(i + 1) * image], phases);
-            phases[phases_len - slack..].fill(0.0);
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `available()` was checked by the caller (AVX-512F present); every load the
-            // kernel forms is 16 lanes from a tap plus a vector's input offset (or one cell at a
-            // tap plus a run's offset plus a pixel below 16), all derived from the geometry that
-            // sized `phases`, whose slack covers what a row's last vector or run reads past the
-            // row (and the wide grid's overhang); output offsets lie within one image's output
-            // (`yi`, or the wide buffer of `cout × oh × jw`). The tiles cover every channel and
-            // every pixel vector, whose masks cover every pixel (or every run, whose lengths
-            // cover every pixel): all of `yi` is written.
-            unsafe {
-                if !plan.runs.is_empty() {
-                    avx512::image_channels(g, plan, phases, yi.as_mut_ptr().cast(), relu);
-                } else if plan.wide {
-                    avx512::image(g, plan, phases, wide.as_mut_ptr(), g.oh * jw, relu);
-                } else {
-                    avx512::image(g, plan, phases, yi.as_mut_ptr().cast(), p, relu);
-                }
+    super::with_scratch(phases_len, wide_len, |phases, wide| {
+        padded_phases(g, img, phases);
+        phases[phases_len - slack..].fill(0.0);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `available()` was checked by the caller (AVX-512F present); every load the
+        // kernel forms is 16 lanes from a tap plus a vector's input offset (or one cell at a
+        // tap plus a run's offset plus a pixel below 16), all derived from the geometry that
+        // sized `phases`, whose slack covers what a row's last vector or run reads past the
+        // row (and the wide grid's overhang); output offsets lie within one image's output
+        // (`yi`, checked above, or the wide buffer of `cout × oh × jw`). The tiles cover every
+        // channel and every pixel vector, whose masks cover every pixel (or every run, whose
+        // lengths cover every pixel): all of `yi` is written.
+        unsafe {
+            if !plan.runs.is_empty() {
+                avx512::image_channels(g, plan, phases, yi.as_mut_ptr().cast(), relu);
+            } else if plan.wide {
+                avx512::image(g, plan, phases, wide.as_mut_ptr(), g.oh * jw, relu);
+            } else {
+                avx512::image(g, plan, phases, yi.as_mut_ptr().cast(), p, relu);
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            yi.iter_mut().for_each(|v| {
-                v.write(0.0);
-            });
-            if plan.wide {
-                for (dst, src) in yi.chunks_exact_mut(g.ow).zip(wide.chunks_exact(jw)) {
-                    dst.iter_mut().zip(&src[..g.ow]).for_each(|(d, &v)| {
-                        d.write(v);
-                    });
-                }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        yi.iter_mut().for_each(|v| {
+            v.write(0.0);
+        });
+        if plan.wide {
+            for (dst, src) in yi.chunks_exact_mut(g.ow).zip(wide.chunks_exact(jw)) {
+                dst.iter_mut().zip(&src[..g.ow]).for_each(|(d, &v)| {
+                    d.write(v);
+                });
             }
-        })
-    };
-    // SAFETY: `fill` writes all of `yi` (see the kernel's SAFETY note).
-    unsafe { super::par_build_written(g.n * g.cout * p, g.cout * p, fill) }
+        }
+    })
 }
 
 #[cfg(target_arch = "x86_64")]

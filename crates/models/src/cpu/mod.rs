@@ -11,7 +11,7 @@ mod pool;
 pub(crate) use adam::{adam_in_place, AdamMoments, AdamStep};
 pub(crate) use conv::{conv2d_grad, Conv2dForward, ConvGeometry, ReluMask};
 pub(crate) use norm::{batch_norm_grad, batch_norm_inference, batch_norm_train, batch_norm_train_saved, Stats};
-pub(crate) use pool::MaxPool2d;
+pub(crate) use pool::{conv_relu_max_pool, MaxPool2d};
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
@@ -83,12 +83,6 @@ pub(crate) fn gemm_f32(m: usize, n: usize, k: usize, dst: MatMut, accumulate: bo
     }
 }
 
-/// `n` zeros written by the rayon pool. A large `vec![0.0; n]` is one single-threaded memset (and
-/// first touch of its pages) while the other core idles: 5-10% of a training step.
-pub(crate) fn par_zeros(n: usize) -> Vec<f32> {
-    par_build(n, 1 << 15, |_, _| {})
-}
-
 /// An `n`-float vector built on the rayon pool `chunk` floats at a time: each chunk is zeroed
 /// just before `fill(chunk_index, chunk)` runs on it, while it is in cache, instead of a separate
 /// memset pass over the whole buffer first.
@@ -124,12 +118,24 @@ thread_local! {
     /// Per-thread work buffers of the convolution kernels (im2col blocks and stride phases), kept
     /// between calls: allocating and zeroing them for every rayon job cost a memset per image.
     static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    /// The same for fused operations whose steps use [`SCRATCH`] themselves (a convolution's
+    /// output held for the pooling after it).
+    static OUTER_SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Runs `f` with this thread's two scratch buffers, at least `a` and `b` floats long (contents
 /// left over from earlier calls: callers overwrite what they read).
 pub(crate) fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+    scratch_from(&SCRATCH, a, b, f)
+}
+
+/// [`with_scratch`] with a second pair of buffers, for code that calls kernels using the first.
+pub(crate) fn with_outer_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    scratch_from(&OUTER_SCRATCH, a, b, f)
+}
+
+fn scratch_from<R>(key: &'static std::thread::LocalKey<std::cell::RefCell<(Vec<f32>, Vec<f32>)>>, a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
         Ok(mut bufs) => {
             let (x, y) = &mut *bufs;
             if x.len() < a {
@@ -308,6 +314,37 @@ fn set_flush_denormals_here() {
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
+    #[test]
+    fn fused_convolution_and_pooling_equal_the_two_steps() {
+        use candle_core::{Device, Tensor};
+        let dev = Device::Cpu;
+        // the faces net's first pair in small (stride 4, 3×3/2 `same` pooling) and a 5×5 one
+        for (n, cin, h, cout, k, stride, pad) in [(3, 3, 37, 16, 11, 4, 4), (2, 5, 14, 32, 5, 1, 2)] {
+            let oh = (h + 2 * pad - k) / stride + 1;
+            let g = super::ConvGeometry { n, cin, h, w: h, cout, kh: k, kw: k, stride, pad_top: pad, pad_left: pad, oh, ow: oh };
+            let x = Tensor::randn(0f32, 1f32, (n, cin, h, h), &dev).unwrap();
+            let w = Tensor::randn(0f32, 0.2f32, (cout, cin, k, k), &dev).unwrap();
+            let b = Tensor::randn(0f32, 0.1f32, cout, &dev).unwrap();
+            let pool = crate::ops::max_pool_op_for(n, cout, oh, oh, (3, 3), (2, 2), crate::spec::Padding::Same).unwrap();
+            let Some((fused, fused_winners)) = super::conv_relu_max_pool(&g, &x, &w, &b, &pool).unwrap() else {
+                assert!(!super::direct::available(), "the fused kernels run with AVX-512");
+                continue;
+            };
+            let conv = x.apply_op3_no_bwd(&w, &b, &super::Conv2dForward { geom: g, relu: true }).unwrap();
+            let (two_step, winners) = pool.forward_with_winners(&conv).unwrap();
+            assert_eq!(fused.dims(), two_step.dims());
+            assert_eq!(fused.flatten_all().unwrap().to_vec1::<f32>().unwrap(), two_step.flatten_all().unwrap().to_vec1::<f32>().unwrap(), "pooled values");
+            assert_eq!(*fused_winners, *winners, "winners");
+        }
+        // a pooling that does not fit the convolution is an error, not a panic
+        let g = super::ConvGeometry { n: 1, cin: 1, h: 8, w: 8, cout: 2, kh: 3, kw: 3, stride: 1, pad_top: 1, pad_left: 1, oh: 8, ow: 8 };
+        let pool = crate::ops::max_pool_op_for(1, 3, 8, 8, (2, 2), (2, 2), crate::spec::Padding::Valid).unwrap();
+        let (x, w, b) = (Tensor::zeros((1, 1, 8, 8), candle_core::DType::F32, &dev).unwrap(), Tensor::zeros((2, 1, 3, 3), candle_core::DType::F32, &dev).unwrap(), Tensor::zeros(2, candle_core::DType::F32, &dev).unwrap());
+        if super::direct::available() {
+            assert!(super::conv_relu_max_pool(&g, &x, &w, &b, &pool).is_err());
+        }
+    }
+
     #[test]
     fn subnormal_results_are_flushed_on_training_threads() {
         use rayon::prelude::*;

@@ -5,12 +5,16 @@
 //! The training step keeps each window's winner (an index into its plane) from the forward pass,
 //! so the gradient is a scatter rather than a second search.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_f32, par_build, par_zeros};
+use super::{contiguous_f32, par_build};
+
+/// Per-lane constants of a pooling's search (see [`MaxPool2d::lane_indices`]).
+pub(crate) type Lanes = (Vec<u32>, Vec<u32>);
 
 /// `(N, C, H, W)` → `(N, C, oh, ow)`.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +56,7 @@ impl MaxPool2d {
     /// `oy * jw + ox`; lanes with `ox ≥ out.1` are computed and dropped): each lane's plane index
     /// of window cell (0, 0) (wrapping where that cell is padding), and of the window's first real
     /// cell (the winner TF reports for an all −∞ window).
-    fn lane_indices(&self) -> (Vec<u32>, Vec<u32>) {
+    pub(crate) fn lane_indices(&self) -> Lanes {
         let (jw, (sy, sx), (py, px)) = (self.phase_width(), self.strides, self.pad);
         let mut base = Vec::with_capacity(self.out.0 * jw);
         let mut first = Vec::with_capacity(self.out.0 * jw);
@@ -77,7 +81,7 @@ impl MaxPool2d {
     /// output is laid out `phase_width` wide. The search then runs over the whole plane at once,
     /// cell by cell of the window, as element-wise selects the compiler vectorises. Padding (−∞)
     /// never wins, and each window starts at its first real cell.
-    fn plane(&self, xp: &[f32], lanes: &(Vec<u32>, Vec<u32>), scratch: &mut [f32], y: &mut [f32], idx: &mut [u32]) {
+    fn plane(&self, xp: &[f32], lanes: &Lanes, scratch: &mut [f32], y: &mut [MaybeUninit<f32>], idx: &mut [MaybeUninit<u32>]) {
         #[cfg(target_arch = "x86_64")]
         if super::direct::available() {
             // SAFETY: AVX-512F is present (checked above).
@@ -89,12 +93,12 @@ impl MaxPool2d {
     /// [`MaxPool2d::plane`] compiled for AVX-512: the selects become 16-lane masked blends.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    unsafe fn plane_avx512(&self, xp: &[f32], lanes: &(Vec<u32>, Vec<u32>), scratch: &mut [f32], y: &mut [f32], idx: &mut [u32]) {
+    unsafe fn plane_avx512(&self, xp: &[f32], lanes: &Lanes, scratch: &mut [f32], y: &mut [MaybeUninit<f32>], idx: &mut [MaybeUninit<u32>]) {
         self.plane_portable(xp, lanes, scratch, y, idx)
     }
 
     #[inline(always)]
-    fn plane_portable(&self, xp: &[f32], (base, first): &(Vec<u32>, Vec<u32>), scratch: &mut [f32], y: &mut [f32], idx: &mut [u32]) {
+    fn plane_portable(&self, xp: &[f32], (base, first): &Lanes, scratch: &mut [f32], y: &mut [MaybeUninit<f32>], idx: &mut [MaybeUninit<u32>]) {
         let ((sy, sx), px, jw, jh) = (self.strides, self.pad.1, self.phase_width(), self.phase_rows());
         let (ow, wide) = (self.out.1, self.out.0 * jw);
         let (phases, rest) = scratch.split_at_mut(self.phases_len());
@@ -124,8 +128,12 @@ impl MaxPool2d {
             }
         }
         for ((yr, ir), (vr, br)) in y.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).zip(v.chunks_exact(jw).zip(best.chunks_exact(jw))) {
-            yr.copy_from_slice(&vr[..ow]);
-            ir.iter_mut().zip(br).for_each(|(i, b)| *i = b.to_bits());
+            yr.iter_mut().zip(vr).for_each(|(y, v)| {
+                y.write(*v);
+            });
+            ir.iter_mut().zip(br).for_each(|(i, b)| {
+                i.write(b.to_bits());
+            });
         }
     }
 
@@ -200,6 +208,20 @@ impl MaxPool2d {
         }
     }
 
+    /// Floats of scratch [`MaxPool2d::planes_into`] needs.
+    pub(crate) fn scratch_len(&self) -> usize {
+        self.phases_len() + 2 * self.out.0 * self.phase_width()
+    }
+
+    /// Pools consecutive planes (`h × w` each) of `x` into `y` and `idx` (`oh × ow` per plane),
+    /// writing every value of both.
+    pub(crate) fn planes_into(&self, x: &[f32], lanes: &Lanes, scratch: &mut [f32], y: &mut [MaybeUninit<f32>], idx: &mut [MaybeUninit<u32>]) {
+        let (hw, ohw) = (self.h * self.w, self.out.0 * self.out.1);
+        for ((xp, yp), ip) in x.chunks_exact(hw).zip(y.chunks_exact_mut(ohw)).zip(idx.chunks_exact_mut(ohw)) {
+            self.plane(xp, lanes, scratch, yp, ip);
+        }
+    }
+
     /// Output and winners of every window over the contiguous f32 data `x`.
     fn run(&self, x: &[f32]) -> candle_core::Result<(Vec<f32>, Vec<u32>)> {
         let (hw, ohw) = (self.h * self.w, self.out.0 * self.out.1);
@@ -207,10 +229,19 @@ impl MaxPool2d {
             return Err(candle_core::Error::Msg(format!("max pooling: expected {} planes of {}×{}, got {} values", self.planes, self.h, self.w, x.len())));
         }
         let lanes = self.lane_indices();
-        let mut y = par_zeros(self.planes * ohw);
-        let mut idx = vec![0u32; self.planes * ohw];
-        let scratch_len = self.phases_len() + 2 * self.out.0 * self.phase_width();
-        y.par_chunks_mut(ohw).zip(idx.par_chunks_mut(ohw)).zip(x.par_chunks(hw)).for_each_init(|| vec![0f32; scratch_len], |scratch, ((yp, ip), xp)| self.plane(xp, &lanes, scratch, yp, ip));
+        // written in full by `plane` (no zeroing pass first)
+        let (mut y, mut idx) = (Vec::with_capacity(self.planes * ohw), Vec::with_capacity(self.planes * ohw));
+        let scratch_len = self.scratch_len();
+        y.spare_capacity_mut()
+            .par_chunks_mut(ohw)
+            .zip(idx.spare_capacity_mut().par_chunks_mut(ohw))
+            .zip(x.par_chunks(hw))
+            .for_each_init(|| vec![0f32; scratch_len], |scratch, ((yp, ip), xp)| self.plane(xp, &lanes, scratch, yp, ip));
+        // SAFETY: `plane` wrote every value of every chunk, and the chunks cover both capacities.
+        unsafe {
+            y.set_len(self.planes * ohw);
+            idx.set_len(self.planes * ohw);
+        }
         Ok((y, idx))
     }
 
@@ -261,6 +292,53 @@ impl CustomOp1 for MaxPool2d {
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(self.grad(x, grad)?))
     }
+}
+
+/// The training forward pass of a ReLU convolution followed by max pooling, image by image: each
+/// image's convolution output stays in this thread's cache while it is pooled, instead of the
+/// whole batch's going out to memory and being read back (the faces net's first convolution
+/// writes 12.8 MB per batch). Returns the pooled tensor and its winners, as
+/// [`MaxPool2d::forward_with_winners`] on the convolution's output would; the convolution's
+/// output itself is not kept (its ReLU mask is the pooling's, see
+/// [`MaxPool2d::grad_from_winners_through_relu`]). `None` where the AVX-512 kernels do not run.
+pub(crate) fn conv_relu_max_pool(g: &super::ConvGeometry, x: &Tensor, w: &Tensor, b: &Tensor, pool: &MaxPool2d) -> candle_core::Result<Option<(Tensor, Arc<Vec<u32>>)>> {
+    if !super::direct::available() {
+        return Ok(None);
+    }
+    let (p, ohw) = (g.oh * g.ow, pool.out.0 * pool.out.1);
+    if (pool.planes, pool.h, pool.w) != (g.n * g.cout, g.oh, g.ow) || p > u32::MAX as usize {
+        return Err(candle_core::Error::Msg(format!("convolution and pooling: {} planes of {}×{} pooled, the convolution gives {} of {}×{}", pool.planes, pool.h, pool.w, g.n * g.cout, g.oh, g.ow)));
+    }
+    let (x, w, b) = (x.contiguous()?, w.contiguous()?, b.contiguous()?);
+    let (xs, xl) = x.storage_and_layout();
+    let (ws, wl) = w.storage_and_layout();
+    let (bs, bl) = b.storage_and_layout();
+    let (candle_core::Storage::Cpu(xs), candle_core::Storage::Cpu(ws), candle_core::Storage::Cpu(bs)) = (&*xs, &*ws, &*bs) else {
+        return Ok(None);
+    };
+    let (xv, wv, bv) = (contiguous_f32(xs, xl, "input")?, contiguous_f32(ws, wl, "kernel")?, contiguous_f32(bs, bl, "bias")?);
+    let image = g.cin * g.h * g.w;
+    if xv.len() != g.n * image || wv.len() != g.cout * g.cin * g.kh * g.kw || bv.len() != g.cout {
+        return Err(candle_core::Error::Msg(format!("convolution: {} input, {} kernel and {} bias values for {g:?}", xv.len(), wv.len(), bv.len())));
+    }
+    let forward = super::direct::Forward::new(g, wv, bv, true);
+    let lanes = pool.lane_indices();
+    let per_image = g.cout * ohw;
+    let (mut y, mut idx) = (Vec::with_capacity(g.n * per_image), Vec::with_capacity(g.n * per_image));
+    y.spare_capacity_mut().par_chunks_mut(per_image).zip(idx.spare_capacity_mut().par_chunks_mut(per_image)).enumerate().for_each(|(i, (yi, ii))| {
+        super::with_outer_scratch(g.cout * p, pool.scratch_len(), |conv, scratch| {
+            // SAFETY: f32 and MaybeUninit<f32> share a layout; `image` only writes.
+            let out = unsafe { &mut *(conv as *mut [f32] as *mut [MaybeUninit<f32>]) };
+            forward.image(&xv[i * image..(i + 1) * image], out);
+            pool.planes_into(conv, &lanes, scratch, yi, ii);
+        })
+    });
+    // SAFETY: `planes_into` wrote every value of every chunk; the chunks cover both capacities.
+    unsafe {
+        y.set_len(g.n * per_image);
+        idx.set_len(g.n * per_image);
+    }
+    Ok(Some((Tensor::from_vec(y, pool.out_shape(), x.device())?, Arc::new(idx))))
 }
 
 /// Adds each output gradient to its window's winner, plane by plane. With `relu_output` (the

@@ -13,14 +13,15 @@ use candle_core::{DType, Tensor, Var, D};
 use super::{activate, update_moving, Layer, Params, Sequential, SplitMix};
 use crate::cpu;
 use crate::error::Result;
-use crate::ops::{conv_geometry, max_pool_op};
+use crate::ops::{conv_geometry, max_pool_op, max_pool_op_for};
 use crate::optim::{Loss, OptimizerState};
 use crate::spec::{Activation, LayerSpec};
 
 /// What one layer's backward pass needs.
 enum Tape {
-    /// Fused convolution (bias, optional ReLU).
-    Conv { x: Tensor, y: Tensor, geom: cpu::ConvGeometry, relu: bool },
+    /// Fused convolution (bias, optional ReLU). `y` (the output, for the ReLU's mask) is not kept
+    /// when the convolution was fused with the max pooling after it, which applies the mask.
+    Conv { x: Tensor, y: Option<Tensor>, geom: cpu::ConvGeometry, relu: bool },
     /// Max pooling: each window's winner, and the output (for a ReLU mask, see `masked`).
     Pool { winners: std::sync::Arc<Vec<u32>>, op: cpu::MaxPool2d, y: Tensor },
     /// Batch norm on batch statistics.
@@ -85,7 +86,7 @@ impl Sequential {
                 }
                 let x = x.contiguous()?;
                 let z = x.apply_op3_no_bwd(&k, &b, &cpu::Conv2dForward { geom, relu })?;
-                (z.clone(), Tape::Conv { x, y: z, geom, relu })
+                (z.clone(), Tape::Conv { x, y: Some(z), geom, relu })
             }
             (LayerSpec::MaxPooling2D { pool, strides, padding, .. }, _) => {
                 let op = max_pool_op(x, *pool, *strides, *padding)?;
@@ -130,6 +131,21 @@ impl Sequential {
         })
     }
 
+    /// Layers `i` (a ReLU convolution) and `i + 1` (max pooling) forward in one pass, image by
+    /// image ([`cpu::conv_relu_max_pool`]), with their tapes; `None` when the layers are not such
+    /// a pair or the fused kernels do not run here.
+    fn taped_conv_pool(&self, i: usize, x: &Tensor) -> Result<Option<(Tensor, Tape, Tape)>> {
+        let (Some(conv), Some(pool)) = (self.layers.get(i), self.layers.get(i + 1)) else { return Ok(None) };
+        let (LayerSpec::Conv2D { strides, padding, activation: Activation::Relu, .. }, Params::Conv { kernel, bias }) = (&conv.spec, &conv.params) else { return Ok(None) };
+        let LayerSpec::MaxPooling2D { pool: window, strides: pool_strides, padding: pool_padding, .. } = &pool.spec else { return Ok(None) };
+        let (k, b) = (kernel.as_tensor().detach(), bias.as_tensor().detach());
+        let geom = conv_geometry(x, &k, &b, strides.0, *padding)?;
+        let op = max_pool_op_for(geom.n, geom.cout, geom.oh, geom.ow, *window, *pool_strides, *pool_padding)?;
+        let x = x.contiguous()?;
+        let Some((y, winners)) = cpu::conv_relu_max_pool(&geom, &x, &k, &b, &op)? else { return Ok(None) };
+        Ok(Some((y.clone(), Tape::Conv { x, y: None, geom, relu: true }, Tape::Pool { winners, op, y })))
+    }
+
     /// [`Sequential::train_step_with_output`] on the CPU with the taped backward pass.
     pub(crate) fn taped_step(&self, x: &Tensor, y: &Tensor, loss: &Loss, optimizer: &mut OptimizerState) -> Result<(f32, Tensor)> {
         self.check_input(x)?;
@@ -141,10 +157,18 @@ impl Sequential {
         let split_logits = matches!(last_act, Some(Activation::Softmax | Activation::Sigmoid));
         let mut h = x.to_dtype(DType::F32)?;
         let mut tapes = Vec::with_capacity(n_layers);
-        for (i, l) in self.layers.iter().enumerate() {
-            let (out, tape) = self.taped_layer(l, &h, split_logits && i + 1 == n_layers)?;
+        let mut i = 0;
+        while i < n_layers {
+            if let Some((out, conv, pool)) = self.taped_conv_pool(i, &h)? {
+                tapes.extend([conv, pool]);
+                h = out;
+                i += 2;
+                continue;
+            }
+            let (out, tape) = self.taped_layer(&self.layers[i], &h, split_logits && i + 1 == n_layers)?;
             tapes.push(tape);
             h = out;
+            i += 1;
         }
         // The loss and d(loss)/d(logits) through candle's autograd on (N, classes).
         let z = Var::from_tensor(&h)?;
@@ -184,7 +208,12 @@ impl Sequential {
             g = match tape {
                 Tape::Conv { x, y, geom, relu } => {
                     let Params::Conv { kernel, bias } = &l.params else { return Err(mismatch(l)) };
-                    let (dx, dw, db) = cpu::conv2d_grad(&geom, relu && !already_masked, &x, &kernel.as_tensor().detach(), &y, &g, need_dx)?;
+                    let mask = match (relu && !already_masked, y) {
+                        (false, _) => None,
+                        (true, Some(y)) => Some(y),
+                        (true, None) => return Err(crate::error::ModelError::Spec(format!("Conv2D '{}': fused with its pooling, but the pooling did not apply the ReLU mask", l.name))),
+                    };
+                    let (dx, dw, db) = cpu::conv2d_grad(&geom, mask.as_ref(), &x, &kernel.as_tensor().detach(), &g, need_dx)?;
                     if l.trainable {
                         store.insert(kernel.as_tensor(), dw);
                         store.insert(bias.as_tensor(), db);
