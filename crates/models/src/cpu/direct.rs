@@ -310,24 +310,76 @@ impl Forward {
 /// The input gradient of a stride-1 convolution, `dx = conv(dy, flip(w)ᵀ)` with the complementary
 /// padding. `None` when the geometry is not stride 1 (the caller falls back to col2im).
 pub(crate) fn conv_input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Option<Vec<f32>> {
+    Some(input_grad_forward(g, w)?.batch(dy))
+}
+
+/// The convolution that computes [`conv_input_grad`], planned; `None` unless stride 1.
+fn input_grad_forward(g: &ConvGeometry, w: &[f32]) -> Option<Forward> {
     if g.stride != 1 || g.pad_top >= g.kh || g.pad_left >= g.kw {
         return None;
     }
     let t = ConvGeometry { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw, stride: 1, pad_top: g.kh - 1 - g.pad_top, pad_left: g.kw - 1 - g.pad_left, oh: g.h, ow: g.w };
     let k = g.cin * g.kh * g.kw;
     let plan = Plan::new(&t, |ci, co, ky, kx| w[co * k + (ci * g.kh + g.kh - 1 - ky) * g.kw + g.kw - 1 - kx], |_| 0.0);
-    Some(Forward { g: t, plan, relu: false }.batch(dy))
+    Some(Forward { g: t, plan, relu: false })
+}
+
+/// A convolution's output gradient, one image at a time.
+pub(crate) trait OutputGrad: Sync {
+    /// Image `i`'s output gradient (`cout × oh × ow`): borrowed, or written into `scratch` (that
+    /// long, contents left over from earlier calls).
+    fn image<'a>(&'a self, i: usize, scratch: &'a mut [f32]) -> &'a [f32];
+}
+
+/// A whole batch's output gradient in memory, `per_image` values per image.
+pub(crate) struct BatchGrad<'a> {
+    pub dy: &'a [f32],
+    pub per_image: usize,
+}
+
+impl OutputGrad for BatchGrad<'_> {
+    fn image<'a>(&'a self, i: usize, _scratch: &'a mut [f32]) -> &'a [f32] {
+        &self.dy[i * self.per_image..(i + 1) * self.per_image]
+    }
 }
 
 /// Kernel gradient `dw[co][k] = Σ_pixels dy[co][p] · x[tap k of p]` over the batch, as a
-/// `Cout × K` matrix. Each thread accumulates `dwᵀ` (K × Cout) over its share of the images in
-/// register tiles of kernel elements × 16-channel vectors: per pixel, input values are broadcast
-/// from the padded phases and multiplied with that pixel's output-gradient channels (the image's
-/// `dy` transposed once to pixel-major), so no lanes are wasted at row ends and nothing is reduced
-/// across lanes. Also returns the bias gradient `db[co] = Σ dy[co]`, summed per thread while each
-/// image's `dy` is read for the transpose (a separate pass was single-threaded). Only call when
-/// [`available`].
+/// `Cout × K` matrix, and bias gradient `db[co] = Σ dy[co]`: [`conv_backward`] without the
+/// input gradient. Only call when [`available`].
 pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let (_, dw, db) = conv_backward(g, x, &BatchGrad { dy, per_image: g.cout * g.oh * g.ow }, None);
+    (dw, db)
+}
+
+/// A raw output pointer shared by threads that write disjoint parts of it.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut std::mem::MaybeUninit<f32>);
+// SAFETY: only used to hand each thread its own, disjoint images of one buffer (see `conv_backward`).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// `len` values from offset `at`.
+    ///
+    /// # Safety
+    /// The range must lie in the buffer and no other live slice may overlap it.
+    unsafe fn slice<'a>(self, at: usize, len: usize) -> &'a mut [std::mem::MaybeUninit<f32>] {
+        std::slice::from_raw_parts_mut(self.0.add(at), len)
+    }
+}
+
+/// Kernel and bias gradients (see [`conv_weight_grad`]) and, with the kernel `w` given at stride
+/// 1, the input gradient ([`conv_input_grad`]), image by image: each image's output gradient is
+/// produced or read once (`dy`, e.g. a pooling's gradient scattered straight into cache) and
+/// serves both. `None` for the input gradient when `w` is `None` or the stride is not 1.
+///
+/// Each thread accumulates `dwᵀ` (K × Cout) over its share of the images in register tiles of
+/// kernel elements × 16-channel vectors: per pixel, input values are broadcast from the padded
+/// phases and multiplied with that pixel's output-gradient channels (the image's `dy` transposed
+/// once to pixel-major), so no lanes are wasted at row ends and nothing is reduced across lanes.
+/// The bias gradient is summed per thread while each image's `dy` is at hand (a separate pass
+/// was single-threaded). Only call when [`available`].
+pub(crate) fn conv_backward(g: &ConvGeometry, x: &[f32], dy: &impl OutputGrad, w: Option<&[f32]>) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     use rayon::prelude::*;
     let mut taps = taps(g);
     let k = taps.len();
@@ -341,39 +393,56 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
     let rows = (8192 / (g.ow * g.cout).max(1)).clamp(1, g.oh);
     let threads = rayon::current_num_threads().max(1);
     let per = g.n.div_ceil(threads);
+    let input_grad = w.and_then(|w| input_grad_forward(g, w));
+    let mut dx: Vec<f32> = Vec::with_capacity(if input_grad.is_some() { g.n * image } else { 0 });
+    let dx_out = SharedOut(dx.spare_capacity_mut().as_mut_ptr());
     let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..g.n.div_ceil(per))
         .into_par_iter()
         .map(|t| {
             let (mut acc, mut bias) = (vec![0f32; kpad * g.cout], vec![0f32; g.cout]);
-            // a tile's channel-vector loads run up to 16 · WC values past its first channel
-            super::with_scratch(phases_len, p * g.cout + 16 * WIDE.1.max(NARROW.1), |phases, dyt| {
+            super::with_outer_scratch(g.cout * p, 0, |dy_scratch, _| {
                 for i in t * per..((t + 1) * per).min(g.n) {
-                    padded_phases(g, &x[i * image..(i + 1) * image], phases);
-                    let dyi = &dy[i * g.cout * p..(i + 1) * g.cout * p];
-                    for (b, plane) in bias.iter_mut().zip(dyi.chunks_exact(p)) {
-                        *b += super::sum_f32(plane);
-                    }
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: AVX-512F is present (`available()`); `dyi` holds `cout` planes of
-                    // `p` and `dyt` `p × cout` values.
-                    unsafe {
-                        avx512::transpose_planes(dyi, p, g.cout, dyt)
-                    };
-                    for oy0 in (0..g.oh).step_by(rows) {
-                        let oy1 = (oy0 + rows).min(g.oh);
-                        #[cfg(target_arch = "x86_64")]
-                        // SAFETY: as in `run`; `dyt` holds `p × cout` values and the slack of
-                        // full channel-vector loads (see above), `acc` `kpad × cout`, and its
-                        // loads and stores of channel vectors past `cout` are masked.
-                        unsafe {
-                            avx512::weight_grad_rows(g, &taps, oy0..oy1, phases, dyt, &mut acc)
+                    let dyi = dy.image(i, dy_scratch);
+                    // a tile's channel-vector loads run up to 16 · WC values past its first channel
+                    super::with_scratch(phases_len, p * g.cout + 16 * WIDE.1.max(NARROW.1), |phases, dyt| {
+                        padded_phases(g, &x[i * image..(i + 1) * image], phases);
+                        for (b, plane) in bias.iter_mut().zip(dyi.chunks_exact(p)) {
+                            *b += super::sum_f32(plane);
                         }
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: AVX-512F is present (`available()`); `dyi` holds `cout` planes
+                        // of `p` and `dyt` `p × cout` values.
+                        unsafe {
+                            avx512::transpose_planes(dyi, p, g.cout, dyt)
+                        };
+                        for oy0 in (0..g.oh).step_by(rows) {
+                            let oy1 = (oy0 + rows).min(g.oh);
+                            #[cfg(target_arch = "x86_64")]
+                            // SAFETY: AVX-512F is present; the taps and row offsets come from the
+                            // geometry that sized `phases`; `dyt` holds `p × cout` values and the
+                            // slack of full channel-vector loads (see above), `acc` `kpad × cout`,
+                            // and its loads and stores of channel vectors past `cout` are masked.
+                            unsafe {
+                                avx512::weight_grad_rows(g, &taps, oy0..oy1, phases, dyt, &mut acc)
+                            }
+                        }
+                    });
+                    if let Some(f) = &input_grad {
+                        // SAFETY: image `i` of `dx` (capacity `n × image`) is written by this
+                        // thread alone: the threads' image ranges are disjoint.
+                        let dxi = unsafe { dx_out.slice(i * image, image) };
+                        f.image(dyi, dxi);
                     }
                 }
             });
             (acc, bias)
         })
         .collect();
+    let dx = input_grad.map(|_| {
+        // SAFETY: every image's input gradient was written in full above (`Forward::image`).
+        unsafe { dx.set_len(g.n * image) };
+        dx
+    });
     // summed in thread order, not in rayon's (work-stealing dependent) reduction tree: the same
     // seed gives the same gradients, run after run
     let (mut acc, mut db) = (vec![0f32; kpad * g.cout], vec![0f32; g.cout]);
@@ -385,7 +454,7 @@ pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<
     for (co, row) in dw.chunks_exact_mut(k).enumerate() {
         row.iter_mut().zip(acc[co..].iter().step_by(g.cout)).for_each(|(d, a)| *d = *a);
     }
-    (dw, db)
+    (dx, dw, db)
 }
 
 /// `act(conv(img, w) + b)` of one image into `yi`; writes every value of `yi` (`cout × oh × ow`).

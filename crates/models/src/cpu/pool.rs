@@ -341,15 +341,92 @@ pub(crate) fn conv_relu_max_pool(g: &super::ConvGeometry, x: &Tensor, w: &Tensor
     Ok(Some((Tensor::from_vec(y, pool.out_shape(), x.device())?, Arc::new(idx))))
 }
 
+/// A max pooling's input gradient (see [`scatter`]), scattered one image at a time for the
+/// convolution below the pooling.
+struct PooledGrad<'a> {
+    pool: &'a MaxPool2d,
+    winners: &'a [u32],
+    dy: &'a [f32],
+    relu_output: Option<&'a [f32]>,
+    channels: usize,
+}
+
+impl super::direct::OutputGrad for PooledGrad<'_> {
+    fn image<'a>(&'a self, i: usize, scratch: &'a mut [f32]) -> &'a [f32] {
+        scratch.fill(0.0);
+        scatter_planes(self.pool, i * self.channels..(i + 1) * self.channels, self.winners, self.dy, self.relu_output, scratch);
+        scratch
+    }
+}
+
+/// The backward pass of a convolution followed by max pooling, from the pooling's output
+/// gradient `grad`: `(dx, dw, db)` of the convolution as [`super::conv2d_grad`] gives them on the
+/// pooling's input gradient, with `dx` only when `input_grad`. With `relu` (a ReLU convolution)
+/// the gradient also passes back through the ReLU, its mask taken from the pooling's output `y`
+/// (see [`MaxPool2d::grad_from_winners_through_relu`]). Image by image, the pooling's gradient is
+/// scattered into cache and used there by both convolution gradients, instead of the batch's
+/// going out to memory and being read back twice. `None` where the AVX-512 kernels do not run,
+/// or for an input gradient at a stride other than 1.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_grad_through_max_pool(
+    g: &super::ConvGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    pool: &MaxPool2d,
+    winners: &[u32],
+    grad: &Tensor,
+    y: &Tensor,
+    relu: bool,
+    input_grad: bool,
+) -> candle_core::Result<Option<(Option<Tensor>, Tensor, Tensor)>> {
+    if !super::direct::available() || (input_grad && g.stride != 1) {
+        return Ok(None);
+    }
+    let ohw = pool.out.0 * pool.out.1;
+    if (pool.planes, pool.h, pool.w) != (g.n * g.cout, g.oh, g.ow) || winners.len() != pool.planes * ohw {
+        return Err(candle_core::Error::Msg(format!("convolution and pooling gradients: {} planes of {}×{} pooled ({} winners), the convolution gives {} of {}×{}", pool.planes, pool.h, pool.w, winners.len(), g.n * g.cout, g.oh, g.ow)));
+    }
+    let (x, w, grad, y) = (x.contiguous()?, w.contiguous()?, grad.contiguous()?, y.contiguous()?);
+    let (xs, xl) = x.storage_and_layout();
+    let (ws, wl) = w.storage_and_layout();
+    let (gs, gl) = grad.storage_and_layout();
+    let (ys, yl) = y.storage_and_layout();
+    let (candle_core::Storage::Cpu(xs), candle_core::Storage::Cpu(ws), candle_core::Storage::Cpu(gs), candle_core::Storage::Cpu(ys)) = (&*xs, &*ws, &*gs, &*ys) else {
+        return Ok(None);
+    };
+    let (xv, wv, gv, yv) = (contiguous_f32(xs, xl, "input")?, contiguous_f32(ws, wl, "kernel")?, contiguous_f32(gs, gl, "output gradient")?, contiguous_f32(ys, yl, "pooled output")?);
+    if xv.len() != g.n * g.cin * g.h * g.w || wv.len() != g.cout * g.cin * g.kh * g.kw || gv.len() != pool.planes * ohw || yv.len() != pool.planes * ohw {
+        return Err(candle_core::Error::Msg(format!(
+            "convolution and pooling gradients: {} input, {} kernel, {} gradient and {} pooled values for {g:?} pooled to {:?}",
+            xv.len(),
+            wv.len(),
+            gv.len(),
+            yv.len(),
+            pool.out
+        )));
+    }
+    let source = PooledGrad { pool, winners, dy: gv, relu_output: relu.then_some(yv), channels: g.cout };
+    let (dx, dw, db) = super::direct::conv_backward(g, xv, &source, input_grad.then_some(wv));
+    let dev = x.device();
+    let dx = dx.map(|dx| Tensor::from_vec(dx, (g.n, g.cin, g.h, g.w), dev)).transpose()?;
+    Ok(Some((dx, Tensor::from_vec(dw, (g.cout, g.cin, g.kh, g.kw), dev)?, Tensor::from_vec(db, g.cout, dev)?)))
+}
+
 /// Adds each output gradient to its window's winner, plane by plane. With `relu_output` (the
 /// pooling's output, when its input is a ReLU's output), only where that output is positive: a
 /// window's maximum is its winner's value, so this is the ReLU's gradient mask, applied here
 /// instead of in a pass of its own over every input.
 fn scatter(p: &MaxPool2d, winners: &[u32], dy: &[f32], relu_output: Option<&[f32]>) -> Vec<f32> {
+    par_build(p.planes * p.h * p.w, p.h * p.w, |plane, dxp| scatter_planes(p, plane..plane + 1, winners, dy, relu_output, dxp))
+}
+
+/// [`scatter`] for planes `planes`: adds into `dx` (their `h × w` cells, zero on entry).
+pub(crate) fn scatter_planes(p: &MaxPool2d, planes: std::ops::Range<usize>, winners: &[u32], dy: &[f32], relu_output: Option<&[f32]>, dx: &mut [f32]) {
     let (hw, ohw) = (p.h * p.w, p.out.0 * p.out.1);
-    par_build(p.planes * hw, hw, |plane, dxp| {
-        let (ip, dyp) = (&winners[plane * ohw..(plane + 1) * ohw], &dy[plane * ohw..(plane + 1) * ohw]);
-        match relu_output.and_then(|y| y.get(plane * ohw..(plane + 1) * ohw)) {
+    for (plane, dxp) in planes.zip(dx.chunks_exact_mut(hw)) {
+        let span = plane * ohw..(plane + 1) * ohw;
+        let (Some(ip), Some(dyp)) = (winners.get(span.clone()), dy.get(span.clone())) else { return };
+        match relu_output.and_then(|y| y.get(span)) {
             Some(yp) => {
                 for ((&i, &g), &v) in ip.iter().zip(dyp).zip(yp) {
                     if let Some(d) = dxp.get_mut(i as usize) {
@@ -366,7 +443,7 @@ fn scatter(p: &MaxPool2d, winners: &[u32], dy: &[f32], relu_output: Option<&[f32
                 }
             }
         }
-    })
+    }
 }
 
 /// [`MaxPool2d`]'s gradient from recorded winners.

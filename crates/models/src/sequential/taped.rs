@@ -199,12 +199,36 @@ impl Sequential {
         // convolution.
         let after_relu_conv: Vec<bool> = (0..tapes.len()).map(|i| i > 0 && matches!(tapes[i - 1], Tape::Conv { relu: true, .. })).collect();
         let mut masked = false;
-        for (i, (l, tape)) in self.layers.iter().zip(tapes).enumerate().rev() {
+        let mut tapes: Vec<Option<Tape>> = tapes.into_iter().map(Some).collect();
+        let mut i = tapes.len();
+        while i > 0 {
+            i -= 1;
             if i < first_trainable {
                 break;
             }
+            let (l, Some(tape)) = (&self.layers[i], tapes[i].take()) else { continue };
             let need_dx = i > first_trainable;
             let already_masked = std::mem::take(&mut masked);
+            // Max pooling after a convolution: both backward passes at once, image by image
+            // (the pooling's input gradient never goes out to memory).
+            if let (Tape::Pool { winners, op, y }, Some(j)) = (&tape, i.checked_sub(1).filter(|&j| j >= first_trainable)) {
+                if let (Some(Tape::Conv { x, geom, relu, .. }), conv) = (&tapes[j], &self.layers[j]) {
+                    let Params::Conv { kernel, bias } = &conv.params else { return Err(mismatch(conv)) };
+                    if let Some((dx, dw, db)) = cpu::conv_grad_through_max_pool(geom, x, &kernel.as_tensor().detach(), op, winners, &g, y, *relu, j > first_trainable)? {
+                        if conv.trainable {
+                            store.insert(kernel.as_tensor(), dw);
+                            store.insert(bias.as_tensor(), db);
+                        }
+                        tapes[j] = None;
+                        match dx {
+                            Some(dx) => g = dx,
+                            None => break,
+                        }
+                        i = j;
+                        continue;
+                    }
+                }
+            }
             g = match tape {
                 Tape::Conv { x, y, geom, relu } => {
                     let Params::Conv { kernel, bias } = &l.params else { return Err(mismatch(l)) };
@@ -288,9 +312,37 @@ mod tests {
     use crate::spec::{Activation, BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D, Padding};
     use crate::{Input, Sequential};
 
-    /// Two Adam steps of a model with ReLU convolutions followed by batch norm or max pooling
-    /// (whose gradients then also apply the ReLU mask) give the same weights through the taped
-    /// step as through candle's autograd.
+    /// Two steps of `build()`'s model on `x` give the same loss and weights through the taped
+    /// step as through candle's autograd, with Adam and with plain SGD (Adam's first steps do not
+    /// change when a gradient is scaled; SGD's do).
+    fn assert_taped_matches_autograd(build: impl Fn() -> Sequential, x: &Tensor, y: &Tensor) {
+        for optimizer in [Optimizer::adam(), Optimizer::sgd(0.05)] {
+            assert_taped_matches_autograd_with(&build, x, y, optimizer);
+        }
+    }
+
+    fn assert_taped_matches_autograd_with(build: &impl Fn() -> Sequential, x: &Tensor, y: &Tensor, optimizer: Optimizer) {
+        let (taped, reference) = (build(), build());
+        assert!(taped.tape_supported());
+        let loss = Loss::SparseCategoricalCrossentropy { from_logits: false };
+        let (mut oa, mut ob) = (OptimizerState::new(optimizer.clone()), OptimizerState::new(optimizer));
+        for step in 0..2 {
+            let la = taped.taped_step(x, y, &loss, &mut oa).unwrap().0;
+            let lb = reference.autograd_step(x, y, &loss, &mut ob).unwrap().0;
+            assert!((la - lb).abs() < 1e-5 * (1.0 + lb.abs()), "step {step}: loss {la} vs {lb}");
+        }
+        for (la, lb) in taped.layers.iter().zip(&reference.layers) {
+            for ((name, a), (_, b)) in la.weights().into_iter().zip(lb.weights()) {
+                let (a, b) = (a.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap());
+                for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+                    assert!((p - q).abs() <= 1e-4 * (1.0 + q.abs()), "{}/{name}[{i}]: taped {p} vs autograd {q}", la.name);
+                }
+            }
+        }
+    }
+
+    /// ReLU convolutions followed by batch norm or max pooling (whose gradients then also apply
+    /// the ReLU mask; a convolution and its pooling run fused, forward and backward).
     #[test]
     fn taped_step_matches_autograd_with_relu_convolutions_before_batch_norm_and_pooling() {
         let dev = Device::Cpu;
@@ -307,24 +359,29 @@ mod tests {
             m.add(Dense::new(5).activation(Activation::Softmax)).unwrap();
             m
         };
-        let (taped, reference) = (build(), build());
-        assert!(taped.tape_supported());
         let x = Tensor::randn(0f32, 1f32, (6, 3, 12, 12), &dev).unwrap();
         let y = Tensor::new(&[0u32, 1, 2, 3, 4, 0], &dev).unwrap();
-        let loss = Loss::SparseCategoricalCrossentropy { from_logits: false };
-        let (mut oa, mut ob) = (OptimizerState::new(Optimizer::adam()), OptimizerState::new(Optimizer::adam()));
-        for step in 0..2 {
-            let la = taped.taped_step(&x, &y, &loss, &mut oa).unwrap().0;
-            let lb = reference.autograd_step(&x, &y, &loss, &mut ob).unwrap().0;
-            assert!((la - lb).abs() < 1e-5 * (1.0 + lb.abs()), "step {step}: loss {la} vs {lb}");
-        }
-        for (la, lb) in taped.layers.iter().zip(&reference.layers) {
-            for ((name, a), (_, b)) in la.weights().into_iter().zip(lb.weights()) {
-                let (a, b) = (a.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap());
-                for (i, (p, q)) in a.iter().zip(&b).enumerate() {
-                    assert!((p - q).abs() <= 1e-4 * (1.0 + q.abs()), "{}/{name}[{i}]: taped {p} vs autograd {q}", la.name);
-                }
-            }
-        }
+        assert_taped_matches_autograd(build, &x, &y);
+    }
+
+    /// The faces net's opening in small: a strided first convolution (no input gradient) and a
+    /// 5×5 one (input gradient), each fused with the overlapping pooling after it.
+    #[test]
+    fn taped_step_matches_autograd_with_fused_convolution_and_pooling_pairs() {
+        let dev = Device::Cpu;
+        let build = || {
+            let pool = || MaxPooling2D::new((3, 3)).strides((2, 2)).padding(Padding::Same);
+            let mut m = Sequential::new(Input::image(40, 40, 3), &dev).seed(11);
+            m.add(Conv2D::new(16, (11, 11)).strides((4, 4)).padding(Padding::Same).activation(Activation::Relu)).unwrap();
+            m.add(pool()).unwrap();
+            m.add(Conv2D::new(32, (5, 5)).padding(Padding::Same).activation(Activation::Relu)).unwrap();
+            m.add(pool()).unwrap();
+            m.add(Flatten::new()).unwrap();
+            m.add(Dense::new(3).activation(Activation::Softmax)).unwrap();
+            m
+        };
+        let x = Tensor::randn(0f32, 1f32, (5, 3, 40, 40), &dev).unwrap();
+        let y = Tensor::new(&[0u32, 1, 2, 1, 0], &dev).unwrap();
+        assert_taped_matches_autograd(build, &x, &y);
     }
 }
