@@ -212,6 +212,27 @@ impl CustomOp3 for Conv2dForward {
 /// through the ReLU first when its output `relu_output` is given); `dx` only when `input_grad`.
 pub(crate) fn conv2d_grad(g: &ConvGeometry, relu_output: Option<&Tensor>, x: &Tensor, w: &Tensor, grad: &Tensor, input_grad: bool) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
     let grad = grad.contiguous()?;
+    if super::direct::available() && (!input_grad || g.stride == 1) {
+        // image by image: the ReLU mask and both gradients while each image's gradient is in cache
+        let (x, w, y) = (x.contiguous()?, w.contiguous()?, relu_output.map(Tensor::contiguous).transpose()?);
+        let mut tensors = vec![&x, &w, &grad];
+        tensors.extend(y.as_ref());
+        let done = super::with_cpu_f32(&tensors, |v| {
+            let (xv, wv, dy) = (v[0], v[1], v[2]);
+            let per_image = g.cout * g.oh * g.ow;
+            if xv.len() != g.n * g.cin * g.h * g.w || wv.len() != g.cout * g.k() || dy.len() != g.n * per_image || v.get(3).is_some_and(|y| y.len() != dy.len()) {
+                return Err(candle_core::Error::Msg(format!("convolution gradient: {} input, {} kernel, {} gradient values for {g:?}", xv.len(), wv.len(), dy.len())));
+            }
+            let source = super::direct::BatchGrad { dy, relu_output: v.get(3).copied(), per_image };
+            Ok(super::direct::conv_backward(g, xv, &source, input_grad.then_some(wv)))
+        })?;
+        if let Some(result) = done {
+            let (dx, dw, db) = result?;
+            let dev = x.device();
+            let dx = dx.map(|dx| Tensor::from_vec(dx, (g.n, g.cin, g.h, g.w), dev)).transpose()?;
+            return Ok((dx, Tensor::from_vec(dw, (g.cout, g.cin, g.kh, g.kw), dev)?, Tensor::from_vec(db, g.cout, dev)?));
+        }
+    }
     let grad = match relu_output {
         Some(y) => grad.apply_op2_no_bwd(y, &ReluMask)?,
         None => grad,

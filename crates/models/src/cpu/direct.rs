@@ -331,15 +331,28 @@ pub(crate) trait OutputGrad: Sync {
     fn image<'a>(&'a self, i: usize, scratch: &'a mut [f32]) -> &'a [f32];
 }
 
-/// A whole batch's output gradient in memory, `per_image` values per image.
+/// A whole batch's output gradient in memory, `per_image` values per image; with the ReLU's
+/// output `relu_output`, passed back through that ReLU (masked where the output is 0) as each
+/// image is taken, instead of in a pass of its own over the batch.
 pub(crate) struct BatchGrad<'a> {
     pub dy: &'a [f32],
+    pub relu_output: Option<&'a [f32]>,
     pub per_image: usize,
 }
 
 impl OutputGrad for BatchGrad<'_> {
-    fn image<'a>(&'a self, i: usize, _scratch: &'a mut [f32]) -> &'a [f32] {
-        &self.dy[i * self.per_image..(i + 1) * self.per_image]
+    fn image<'a>(&'a self, i: usize, scratch: &'a mut [f32]) -> &'a [f32] {
+        let span = i * self.per_image..(i + 1) * self.per_image;
+        match self.relu_output {
+            None => &self.dy[span],
+            Some(y) => {
+                for ((d, &g), &v) in scratch.iter_mut().zip(&self.dy[span.clone()]).zip(&y[span]) {
+                    // the mask as bits: a branch on the sign mispredicts
+                    *d = f32::from_bits(g.to_bits() & ((v > 0.0) as u32).wrapping_neg());
+                }
+                &scratch[..self.per_image]
+            }
+        }
     }
 }
 
@@ -347,7 +360,7 @@ impl OutputGrad for BatchGrad<'_> {
 /// `Cout × K` matrix, and bias gradient `db[co] = Σ dy[co]`: [`conv_backward`] without the
 /// input gradient. Only call when [`available`].
 pub(crate) fn conv_weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let (_, dw, db) = conv_backward(g, x, &BatchGrad { dy, per_image: g.cout * g.oh * g.ow }, None);
+    let (_, dw, db) = conv_backward(g, x, &BatchGrad { dy, relu_output: None, per_image: g.cout * g.oh * g.ow }, None);
     (dw, db)
 }
 

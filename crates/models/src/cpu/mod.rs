@@ -27,6 +27,18 @@ pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> c
     }
 }
 
+/// Runs `f` on the f32 data of contiguous CPU tensors (in the order given); `None` when one is
+/// on another device.
+pub(crate) fn with_cpu_f32<R>(tensors: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> R) -> candle_core::Result<Option<R>> {
+    let guards: Vec<_> = tensors.iter().map(|t| t.storage_and_layout()).collect();
+    let mut data = Vec::with_capacity(guards.len());
+    for (i, (storage, layout)) in guards.iter().enumerate() {
+        let candle_core::Storage::Cpu(cpu) = &**storage else { return Ok(None) };
+        data.push(contiguous_f32(cpu, layout, &format!("operand {i}"))?);
+    }
+    Ok(Some(f(&data)))
+}
+
 /// A read-only matrix view: base pointer, row stride, column stride (in elements).
 #[derive(Clone, Copy)]
 pub(crate) struct Mat {
