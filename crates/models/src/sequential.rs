@@ -173,6 +173,16 @@ impl SplitMix {
     pub fn next_f32(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
     }
+    /// What the `k`-th call (from 0) of [`SplitMix::next_f32`] returns, starting from this state,
+    /// without making the calls before it: the generator is a counter through a mixing
+    /// function, so long streams can be drawn in parallel and still equal the sequential ones.
+    pub fn f32_at(&self, k: u64) -> f32 {
+        SplitMix(self.0.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15))).next_f32()
+    }
+    /// Skips `n` draws.
+    pub fn advance(&mut self, n: u64) {
+        self.0 = self.0.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
 }
 
 /// A Keras-style sequential model. Layers are added with [`Sequential::add`]; names, output shapes

@@ -107,8 +107,8 @@ impl Sequential {
                     (x.broadcast_mul(&inv)?.broadcast_add(&shift)?, Tape::Scale { scale: inv })
                 }
             }
-            (LayerSpec::Dropout { rate, .. }, _) => match self.dropout_mask(x, *rate)? {
-                Some(mask) => ((x * &mask)?, Tape::Mask { mask }),
+            (LayerSpec::Dropout { rate, .. }, _) => match self.dropout_apply(x, *rate)? {
+                Some((mask, y)) => (y, Tape::Mask { mask }),
                 None => (x.clone(), Tape::Identity),
             },
             (LayerSpec::Flatten { .. }, _) if x.rank() == 4 => {
@@ -293,14 +293,53 @@ impl Sequential {
     /// The dropout mask (`0` or `1 / keep`) for `x`, drawn from the model's dropout generator, or
     /// `None` when the rate is zero.
     pub(crate) fn dropout_mask(&self, x: &Tensor, rate: f64) -> Result<Option<Tensor>> {
+        Ok(self.dropout_draw(x, rate, false)?.map(|(mask, _)| mask))
+    }
+
+    /// `(mask, x · mask)` for dropout at `rate` (see [`Sequential::dropout_mask`]), both drawn
+    /// and applied in parallel chunks (the generator is counter-based, so the masks equal the
+    /// sequential draw's); `None` when the rate is zero.
+    fn dropout_apply(&self, x: &Tensor, rate: f64) -> Result<Option<(Tensor, Tensor)>> {
+        Ok(self.dropout_draw(x, rate, true)?.and_then(|(mask, y)| y.map(|y| (mask, y))))
+    }
+
+    fn dropout_draw(&self, x: &Tensor, rate: f64, apply: bool) -> Result<Option<(Tensor, Option<Tensor>)>> {
+        use rayon::prelude::*;
         if rate <= 0.0 {
             return Ok(None);
         }
-        let mut rng = SplitMix(self.dropout_rng.get());
-        let keep = 1.0 - rate as f32;
-        let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.next_f32() < keep { 1.0 / keep } else { 0.0 }).collect();
-        self.dropout_rng.set(rng.0);
-        Ok(Some(Tensor::from_vec(mask, x.dims(), x.device())?))
+        const CHUNK: usize = 1 << 14;
+        let rng = SplitMix(self.dropout_rng.get());
+        let (keep, n) = (1.0 - rate as f32, x.elem_count());
+        let draw = |k: usize| if rng.f32_at(k as u64) < keep { 1.0 / keep } else { 0.0 };
+        let mut mask = vec![0f32; n];
+        let xc = if apply && x.dtype() == DType::F32 { Some(x.contiguous()?) } else { None };
+        let applied = match &xc {
+            Some(xc) => cpu::with_cpu_f32(&[xc], |v| {
+                let mut y = vec![0f32; n];
+                mask.par_chunks_mut(CHUNK).zip(y.par_chunks_mut(CHUNK)).zip(v[0].par_chunks(CHUNK)).enumerate().for_each(|(c, ((m, y), x))| {
+                    for (j, ((m, y), &x)) in m.iter_mut().zip(y.iter_mut()).zip(x).enumerate() {
+                        *m = draw(c * CHUNK + j);
+                        *y = x * *m;
+                    }
+                });
+                y
+            })?,
+            None => None,
+        };
+        if applied.is_none() {
+            mask.par_chunks_mut(CHUNK).enumerate().for_each(|(c, m)| m.iter_mut().enumerate().for_each(|(j, m)| *m = draw(c * CHUNK + j)));
+        }
+        let mut next = rng;
+        next.advance(n as u64);
+        self.dropout_rng.set(next.0);
+        let mask = Tensor::from_vec(mask, x.dims(), x.device())?;
+        let y = match applied {
+            Some(y) => Some(Tensor::from_vec(y, x.dims(), x.device())?),
+            None if apply => Some((x * &mask)?),
+            None => None,
+        };
+        Ok(Some((mask, y)))
     }
 }
 
@@ -339,6 +378,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Dropout masks drawn in parallel chunks equal the generator's sequential draws, and the
+    /// taped step's masked output is `x · mask`.
+    #[test]
+    fn parallel_dropout_masks_equal_sequential_draws() {
+        let dev = Device::Cpu;
+        let mut m = Sequential::new(Input::image(4, 4, 1), &dev).seed(3);
+        m.add(crate::spec::Dropout::new(0.3)).unwrap();
+        let x = Tensor::randn(0f32, 1f32, (5, 3, 70, 70), &dev).unwrap();
+        let n = x.elem_count();
+        let start = m.dropout_rng.get();
+        let mut rng = super::SplitMix(start);
+        let want: Vec<f32> = (0..n).map(|_| if rng.next_f32() < 0.7 { 1.0 / 0.7 } else { 0.0 }).collect();
+        let mask = m.dropout_mask(&x, 0.3).unwrap().unwrap();
+        assert_eq!(mask.flatten_all().unwrap().to_vec1::<f32>().unwrap(), want);
+        assert_eq!(m.dropout_rng.get(), rng.0, "the generator moves on by one draw per value");
+        // the next draw continues the sequence, and applies the mask
+        let want: Vec<f32> = (0..n).map(|_| if rng.next_f32() < 0.7 { 1.0 / 0.7 } else { 0.0 }).collect();
+        let (mask, y) = m.dropout_apply(&x, 0.3).unwrap().unwrap();
+        assert_eq!(mask.flatten_all().unwrap().to_vec1::<f32>().unwrap(), want);
+        let xv = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let masked: Vec<f32> = xv.iter().zip(&want).map(|(a, b)| a * b).collect();
+        assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), masked);
     }
 
     /// ReLU convolutions followed by batch norm or max pooling (whose gradients then also apply
