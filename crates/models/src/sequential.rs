@@ -162,6 +162,7 @@ impl Layer {
 pub(crate) struct SplitMix(pub u64);
 
 impl SplitMix {
+    #[inline(always)]
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -170,12 +171,14 @@ impl SplitMix {
         z ^ (z >> 31)
     }
     /// Uniform in [0, 1).
+    #[inline(always)]
     pub fn next_f32(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
     }
     /// What the `k`-th call (from 0) of [`SplitMix::next_f32`] returns, starting from this state,
     /// without making the calls before it: the generator is a counter through a mixing
     /// function, so long streams can be drawn in parallel and still equal the sequential ones.
+    #[inline(always)]
     pub fn f32_at(&self, k: u64) -> f32 {
         SplitMix(self.0.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15))).next_f32()
     }

@@ -38,6 +38,22 @@ enum Tape {
 
 /// A tape entry that does not fit its layer's weights (an internal error, reported rather than
 /// panicking so a notebook keeps its variables).
+/// Dropout mask values (`1 / keep` or 0) of draws `first..` from the generator in `state`, into `m`.
+#[inline(always)]
+fn dropout_chunk(state: u64, first: u64, keep: f32, m: &mut [f32]) {
+    let (rng, scale) = (SplitMix(state), 1.0 / keep);
+    for (j, m) in m.iter_mut().enumerate() {
+        *m = if rng.f32_at(first + j as u64) < keep { scale } else { 0.0 };
+    }
+}
+
+/// [`dropout_chunk`] compiled for AVX-512 (64-bit vector multiplies).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn dropout_chunk_avx512(state: u64, first: u64, keep: f32, m: &mut [f32]) {
+    dropout_chunk(state, first, keep, m)
+}
+
 fn mismatch(l: &Layer) -> crate::error::ModelError {
     crate::error::ModelError::Spec(format!("layer '{}': recorded forward pass does not match its weights", l.name))
 }
@@ -311,24 +327,31 @@ impl Sequential {
         const CHUNK: usize = 1 << 14;
         let rng = SplitMix(self.dropout_rng.get());
         let (keep, n) = (1.0 - rate as f32, x.elem_count());
-        let draw = |k: usize| if rng.f32_at(k as u64) < keep { 1.0 / keep } else { 0.0 };
+        // a chunk's mask values from draw `first` on (AVX-512 multiplies the 64-bit lanes in vectors)
+        let state = rng.0;
+        let draw_chunk = move |first: usize, m: &mut [f32]| {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512dq") {
+                // SAFETY: AVX-512F/DQ are present (checked above).
+                return unsafe { dropout_chunk_avx512(state, first as u64, keep, m) };
+            }
+            dropout_chunk(state, first as u64, keep, m)
+        };
         let mut mask = vec![0f32; n];
         let xc = if apply && x.dtype() == DType::F32 { Some(x.contiguous()?) } else { None };
         let applied = match &xc {
             Some(xc) => cpu::with_cpu_f32(&[xc], |v| {
                 let mut y = vec![0f32; n];
                 mask.par_chunks_mut(CHUNK).zip(y.par_chunks_mut(CHUNK)).zip(v[0].par_chunks(CHUNK)).enumerate().for_each(|(c, ((m, y), x))| {
-                    for (j, ((m, y), &x)) in m.iter_mut().zip(y.iter_mut()).zip(x).enumerate() {
-                        *m = draw(c * CHUNK + j);
-                        *y = x * *m;
-                    }
+                    draw_chunk(c * CHUNK, m);
+                    y.iter_mut().zip(m.iter()).zip(x).for_each(|((y, m), x)| *y = x * m);
                 });
                 y
             })?,
             None => None,
         };
         if applied.is_none() {
-            mask.par_chunks_mut(CHUNK).enumerate().for_each(|(c, m)| m.iter_mut().enumerate().for_each(|(j, m)| *m = draw(c * CHUNK + j)));
+            mask.par_chunks_mut(CHUNK).enumerate().for_each(|(c, m)| draw_chunk(c * CHUNK, m));
         }
         let mut next = rng;
         next.advance(n as u64);
