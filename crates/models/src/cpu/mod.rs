@@ -10,7 +10,7 @@ mod pool;
 
 pub(crate) use adam::{adam_in_place, AdamMoments, AdamStep};
 pub(crate) use conv::{conv2d_grad, Conv2dForward, ConvGeometry, ReluMask};
-pub(crate) use norm::{batch_norm_grad, batch_norm_inference, batch_norm_train, batch_norm_train_saved, Stats};
+pub(crate) use norm::{batch_norm_grad, conv_grad_through_batch_norm, batch_norm_inference, batch_norm_train, batch_norm_train_saved, Stats};
 pub(crate) use pool::{conv_grad_through_max_pool, conv_relu_max_pool, MaxPool2d};
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};

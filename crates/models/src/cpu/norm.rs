@@ -157,6 +157,41 @@ impl CustomOp3 for BatchNormGrad {
         if x.len() != n * c * s || dy.len() != x.len() || gamma.len() != c {
             return Err(candle_core::Error::Msg(format!("batch norm gradient: input {} values, output gradient {}, gamma {}; expected {} and {c}", x.len(), dy.len(), gamma.len(), n * c * s)));
         }
+        let g = NormGrad::new(st, x, gamma, dy, relu_input);
+        // chunks 0..n are the images' dx; the chunks after them hold dgamma then dbeta
+        let out = par_build(x.len() + 2 * c, c * s, |i, chunk| {
+            if i >= n {
+                let t0 = (i - n) * c * s;
+                for (t, v) in (t0..).zip(chunk.iter_mut()) {
+                    *v = if t < c { g.sums[t].1 as f32 } else { g.sums[t - c].0 as f32 };
+                }
+                return;
+            }
+            g.image_into(i, chunk);
+        });
+        Ok((CpuStorage::F32(out), Shape::from(x.len() + 2 * c)))
+    }
+}
+
+/// The input gradient of a training-mode batch norm, image by image, once its per-channel sums
+/// are known: `dx = γ·rstd · (dy − mean(dy) − x̂ · mean(dy·x̂))`, masked by the ReLU that produced
+/// `x` when `relu_input`.
+pub(crate) struct NormGrad<'a> {
+    st: &'a Stats,
+    x: &'a [f32],
+    gamma: &'a [f32],
+    dy: &'a [f32],
+    rstd: Vec<f32>,
+    /// Per channel: `(Σ dy, Σ dy·x̂)` (dβ and dγ).
+    sums: Vec<(f64, f64)>,
+    relu_input: bool,
+}
+
+impl<'a> NormGrad<'a> {
+    /// Reads `x` and `dy` once (channels spread over the rayon pool) for the sums. The caller
+    /// checks the lengths: `x` and `dy` hold `n × c × s` values, `gamma` `c`.
+    pub(crate) fn new(st: &'a Stats, x: &'a [f32], gamma: &'a [f32], dy: &'a [f32], relu_input: bool) -> Self {
+        let (n, c, s) = (st.n, st.c, st.s);
         let rstd: Vec<f32> = st.var.iter().map(|v| (v + st.eps).sqrt().recip()).collect();
         // per channel: Σ dy and Σ dy·x̂
         let sums: Vec<(f64, f64)> = (0..c)
@@ -172,35 +207,105 @@ impl CustomOp3 for BatchNormGrad {
                 (sd, sdx)
             })
             .collect();
-        let m = (n * s) as f32;
-        // chunks 0..n are the images' dx; the chunks after them hold dgamma then dbeta
-        let out = par_build(x.len() + 2 * c, c * s, |i, chunk| {
-            if i >= n {
-                let t0 = (i - n) * c * s;
-                for (t, v) in (t0..).zip(chunk.iter_mut()) {
-                    *v = if t < c { sums[t].1 as f32 } else { sums[t - c].0 as f32 };
-                }
-                return;
-            }
-            let (xi, dyi) = (&x[i * c * s..(i + 1) * c * s], &dy[i * c * s..(i + 1) * c * s]);
-            for ch in 0..c {
-                let (sd, sdx) = (sums[ch].0 as f32 / m, sums[ch].1 as f32 / m);
-                let k = gamma[ch] * rstd[ch];
-                let r = ch * s..(ch + 1) * s;
-                let (mean, rstd) = (st.mean[ch], rstd[ch]);
-                let dx = |v: f32, g: f32| k * (g - sd - (v - mean) * rstd * sdx);
-                let lanes = chunk[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&dyi[r]);
-                // two loops rather than a test inside one, and the mask as bits (a branch on the
-                // sign of each activation mispredicts half the time): each loop vectorises
-                if relu_input {
-                    lanes.for_each(|((d, &v), &g)| *d = f32::from_bits(dx(v, g).to_bits() & ((v > 0.0) as u32).wrapping_neg()));
-                } else {
-                    lanes.for_each(|((d, &v), &g)| *d = dx(v, g));
-                }
-            }
-        });
-        Ok((CpuStorage::F32(out), Shape::from(x.len() + 2 * c)))
+        NormGrad { st, x, gamma, dy, rstd, sums, relu_input }
     }
+
+    /// `(dγ, dβ)` per channel.
+    pub(crate) fn gamma_beta_grads(&self) -> (Vec<f32>, Vec<f32>) {
+        self.sums.iter().map(|&(sd, sdx)| (sdx as f32, sd as f32)).unzip()
+    }
+
+    /// Image `i`'s input gradient (`c × s` values) into `out`.
+    pub(crate) fn image_into(&self, i: usize, out: &mut [f32]) {
+        let (st, (c, s)) = (self.st, (self.st.c, self.st.s));
+        let m = (st.n * s) as f32;
+        let (xi, dyi) = (&self.x[i * c * s..(i + 1) * c * s], &self.dy[i * c * s..(i + 1) * c * s]);
+        for ch in 0..c {
+            let (sd, sdx) = (self.sums[ch].0 as f32 / m, self.sums[ch].1 as f32 / m);
+            let k = self.gamma[ch] * self.rstd[ch];
+            let r = ch * s..(ch + 1) * s;
+            let (mean, rstd) = (st.mean[ch], self.rstd[ch]);
+            let dx = |v: f32, g: f32| k * (g - sd - (v - mean) * rstd * sdx);
+            let lanes = out[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&dyi[r]);
+            // two loops rather than a test inside one, and the mask as bits (a branch on the
+            // sign of each activation mispredicts half the time): each loop vectorises
+            if self.relu_input {
+                lanes.for_each(|((d, &v), &g)| *d = f32::from_bits(dx(v, g).to_bits() & ((v > 0.0) as u32).wrapping_neg()));
+            } else {
+                lanes.for_each(|((d, &v), &g)| *d = dx(v, g));
+            }
+        }
+    }
+}
+
+impl super::direct::OutputGrad for NormGrad<'_> {
+    fn image<'b>(&'b self, i: usize, scratch: &'b mut [f32]) -> &'b [f32] {
+        let len = self.st.c * self.st.s;
+        self.image_into(i, &mut scratch[..len]);
+        &scratch[..len]
+    }
+}
+
+/// The backward pass of a convolution followed by training-mode batch norm, from the batch
+/// norm's output gradient `grad`: `(dx, dw, db)` of the convolution (`dx` only when
+/// `input_grad`) and `(dγ, dβ)` of the batch norm. The batch norm's input gradient (masked by
+/// the convolution's ReLU when `relu`) is computed image by image into cache and used there by
+/// both convolution gradients, instead of going out to memory for the batch. `None` where the
+/// AVX-512 kernels do not run, or for an input gradient at a stride other than 1.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_grad_through_batch_norm(
+    g: &super::ConvGeometry,
+    conv_x: &Tensor,
+    w: &Tensor,
+    norm_x: &Tensor,
+    gamma: &Tensor,
+    grad: &Tensor,
+    stats: &Stats,
+    relu: bool,
+    input_grad: bool,
+) -> candle_core::Result<Option<ConvNormGrads>> {
+    if !super::direct::available() || (input_grad && g.stride != 1) {
+        return Ok(None);
+    }
+    let (conv_x, w, norm_x, gamma, grad) = (conv_x.contiguous()?, w.contiguous()?, norm_x.contiguous()?, gamma.contiguous()?, grad.contiguous()?);
+    let done = super::with_cpu_f32(&[&conv_x, &w, &norm_x, &gamma, &grad], |v| {
+        let (cx, wv, nx, gv, dy) = (v[0], v[1], v[2], v[3], v[4]);
+        let per_image = g.cout * g.oh * g.ow;
+        if (stats.n, stats.c, stats.s) != (g.n, g.cout, g.oh * g.ow) || cx.len() != g.n * g.cin * g.h * g.w || wv.len() != g.cout * g.cin * g.kh * g.kw || nx.len() != g.n * per_image || dy.len() != nx.len() || gv.len() != g.cout {
+            return Err(candle_core::Error::Msg(format!(
+                "convolution and batch norm gradients: batch norm over {}×{}×{}, {} gradient values, {} gamma values, for {g:?}",
+                stats.n,
+                stats.c,
+                stats.s,
+                dy.len(),
+                gv.len()
+            )));
+        }
+        let source = NormGrad::new(stats, nx, gv, dy, relu);
+        let (dgamma, dbeta) = source.gamma_beta_grads();
+        let (dx, dw, db) = super::direct::conv_backward(g, cx, &source, input_grad.then_some(wv));
+        Ok((dx, dw, db, dgamma, dbeta))
+    })?;
+    let Some(result) = done else { return Ok(None) };
+    let (dx, dw, db, dgamma, dbeta) = result?;
+    let dev = conv_x.device();
+    let dx = dx.map(|dx| Tensor::from_vec(dx, (g.n, g.cin, g.h, g.w), dev)).transpose()?;
+    Ok(Some(ConvNormGrads {
+        dx,
+        dw: Tensor::from_vec(dw, (g.cout, g.cin, g.kh, g.kw), dev)?,
+        db: Tensor::from_vec(db, g.cout, dev)?,
+        dgamma: Tensor::from_vec(dgamma, g.cout, dev)?,
+        dbeta: Tensor::from_vec(dbeta, g.cout, dev)?,
+    }))
+}
+
+/// What [`conv_grad_through_batch_norm`] returns.
+pub(crate) struct ConvNormGrads {
+    pub dx: Option<Tensor>,
+    pub dw: Tensor,
+    pub db: Tensor,
+    pub dgamma: Tensor,
+    pub dbeta: Tensor,
 }
 
 /// Training-mode batch norm of `x` (`(N, C, H, W)` or `(N, C)`): returns the output and the batch

@@ -245,6 +245,28 @@ impl Sequential {
                     }
                 }
             }
+            // Batch norm after a convolution: likewise, the batch norm's input gradient made
+            // image by image for both convolution gradients.
+            if let (Tape::Norm { x: norm_x, stats }, Some(j)) = (&tape, i.checked_sub(1).filter(|&j| j >= first_trainable)) {
+                if let (Some(Tape::Conv { x, geom, relu, .. }), conv) = (&tapes[j], &self.layers[j]) {
+                    let (Params::Conv { kernel, bias }, Params::Norm { gamma, beta, .. }) = (&conv.params, &l.params) else { return Err(mismatch(conv)) };
+                    if let Some(r) = cpu::conv_grad_through_batch_norm(geom, x, &kernel.as_tensor().detach(), norm_x, &gamma.as_tensor().detach(), &g, stats, *relu, j > first_trainable)? {
+                        store.insert(gamma.as_tensor(), r.dgamma);
+                        store.insert(beta.as_tensor(), r.dbeta);
+                        if conv.trainable {
+                            store.insert(kernel.as_tensor(), r.dw);
+                            store.insert(bias.as_tensor(), r.db);
+                        }
+                        tapes[j] = None;
+                        match r.dx {
+                            Some(dx) => g = dx,
+                            None => break,
+                        }
+                        i = j;
+                        continue;
+                    }
+                }
+            }
             g = match tape {
                 Tape::Conv { x, y, geom, relu } => {
                     let Params::Conv { kernel, bias } = &l.params else { return Err(mismatch(l)) };
