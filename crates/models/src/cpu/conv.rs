@@ -208,6 +208,26 @@ impl CustomOp3 for Conv2dForward {
     }
 }
 
+/// [`Conv2dForward`] (no autograd) also returning each image's per-channel output sums, for a
+/// batch norm after the convolution (see [`super::batch_norm_train_given`]); `None` where the
+/// AVX-512 kernels do not run.
+pub(crate) fn conv_forward_with_sums(g: &ConvGeometry, x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> candle_core::Result<Option<(Tensor, super::ImageSums)>> {
+    if !super::direct::available() {
+        return Ok(None);
+    }
+    let (x, w, b) = (x.contiguous()?, w.contiguous()?, b.contiguous()?);
+    let done = super::with_cpu_f32(&[&x, &w, &b], |v| {
+        let (xv, wv, bv) = (v[0], v[1], v[2]);
+        if xv.len() != g.n * g.cin * g.h * g.w || wv.len() != g.cout * g.k() || bv.len() != g.cout {
+            return Err(candle_core::Error::Msg(format!("convolution: {} input, {} kernel and {} bias values for {g:?}", xv.len(), wv.len(), bv.len())));
+        }
+        Ok(super::direct::Forward::new(g, wv, bv, relu).batch_with_sums(xv))
+    })?;
+    let Some(result) = done else { return Ok(None) };
+    let (y, sums) = result?;
+    Ok(Some((Tensor::from_vec(y, (g.n, g.cout, g.oh, g.ow), x.device())?, sums)))
+}
+
 /// `(dx, dw, db)` of [`Conv2dForward`] from its input, kernel and output gradient (passed back
 /// through the ReLU first when its output `relu_output` is given); `dx` only when `input_grad`.
 pub(crate) fn conv2d_grad(g: &ConvGeometry, relu_output: Option<&Tensor>, x: &Tensor, w: &Tensor, grad: &Tensor, input_grad: bool) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {

@@ -301,6 +301,28 @@ impl Forward {
         unsafe { super::par_build_written(g.n * g.cout * g.oh * g.ow, g.cout * g.oh * g.ow, |i, yi| self.image(&x[i * image..(i + 1) * image], yi)) }
     }
 
+    /// [`Forward::batch`] also returning each image's per-channel output sums
+    /// ([`super::channel_sums`]), taken while the image's output is in cache.
+    pub(crate) fn batch_with_sums(&self, x: &[f32]) -> (Vec<f32>, super::ImageSums) {
+        use rayon::prelude::*;
+        let (g, image) = (&self.g, self.g.cin * self.g.h * self.g.w);
+        let (per, p) = (g.cout * g.oh * g.ow, g.oh * g.ow);
+        let mut y: Vec<f32> = Vec::with_capacity(g.n * per);
+        let sums = y
+            .spare_capacity_mut()
+            .par_chunks_mut(per)
+            .enumerate()
+            .map(|(i, yi)| {
+                self.image(&x[i * image..(i + 1) * image], yi);
+                // SAFETY: `image` wrote every value of `yi`; MaybeUninit<f32> has f32's layout.
+                super::channel_sums(unsafe { &*(yi as *const [std::mem::MaybeUninit<f32>] as *const [f32]) }, p)
+            })
+            .collect();
+        // SAFETY: every chunk was written in full above, and the chunks cover the capacity.
+        unsafe { y.set_len(g.n * per) };
+        (y, sums)
+    }
+
     /// One image (`cin × h × w`) into `yi` (`cout × oh × ow`), every value of which is written.
     pub(crate) fn image(&self, img: &[f32], yi: &mut [std::mem::MaybeUninit<f32>]) {
         image_into(&self.g, &self.plan, img, yi, self.relu)

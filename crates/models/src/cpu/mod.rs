@@ -9,8 +9,8 @@ mod norm;
 mod pool;
 
 pub(crate) use adam::{adam_in_place, AdamMoments, AdamStep};
-pub(crate) use conv::{conv2d_grad, Conv2dForward, ConvGeometry, ReluMask};
-pub(crate) use norm::{batch_norm_grad, conv_grad_through_batch_norm, batch_norm_inference, batch_norm_train, batch_norm_train_saved, Stats};
+pub(crate) use conv::{conv2d_grad, conv_forward_with_sums, Conv2dForward, ConvGeometry, ReluMask};
+pub(crate) use norm::{batch_norm_grad, batch_norm_train_given, channel_sums, conv_grad_through_batch_norm, ImageSums, batch_norm_inference, batch_norm_train, Stats};
 pub(crate) use pool::{conv_grad_through_max_pool, conv_relu_max_pool, MaxPool2d};
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
@@ -338,7 +338,7 @@ mod tests {
             let w = Tensor::randn(0f32, 0.2f32, (cout, cin, k, k), &dev).unwrap();
             let b = Tensor::randn(0f32, 0.1f32, cout, &dev).unwrap();
             let pool = crate::ops::max_pool_op_for(n, cout, oh, oh, (3, 3), (2, 2), crate::spec::Padding::Same).unwrap();
-            let Some((fused, fused_winners)) = super::conv_relu_max_pool(&g, &x, &w, &b, &pool).unwrap() else {
+            let Some((fused, fused_winners, sums)) = super::conv_relu_max_pool(&g, &x, &w, &b, &pool, true).unwrap() else {
                 assert!(!super::direct::available(), "the fused kernels run with AVX-512");
                 continue;
             };
@@ -347,13 +347,25 @@ mod tests {
             assert_eq!(fused.dims(), two_step.dims());
             assert_eq!(fused.flatten_all().unwrap().to_vec1::<f32>().unwrap(), two_step.flatten_all().unwrap().to_vec1::<f32>().unwrap(), "pooled values");
             assert_eq!(*fused_winners, *winners, "winners");
+            // the per-image channel sums, and the batch statistics from them
+            let pooled = two_step.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let s = pool.out.0 * pool.out.1;
+            let want: Vec<Vec<(f64, f64)>> = pooled.chunks(cout * s).map(|img| super::channel_sums(img, s)).collect();
+            let sums = sums.expect("sums were asked for");
+            assert_eq!(sums, want);
+            let stats = super::Stats::from_image_sums(&sums, n, cout, s, 1e-3).unwrap();
+            let direct = super::Stats::compute(&pooled, n, cout, s, 1e-3);
+            for ch in 0..cout {
+                assert!((stats.mean[ch] - direct.mean[ch]).abs() <= 1e-6 * (1.0 + direct.mean[ch].abs()), "mean {ch}");
+                assert!((stats.var[ch] - direct.var[ch]).abs() <= 1e-5 * (1e-3 + direct.var[ch].abs()), "var {ch}: {} vs {}", stats.var[ch], direct.var[ch]);
+            }
         }
         // a pooling that does not fit the convolution is an error, not a panic
         let g = super::ConvGeometry { n: 1, cin: 1, h: 8, w: 8, cout: 2, kh: 3, kw: 3, stride: 1, pad_top: 1, pad_left: 1, oh: 8, ow: 8 };
         let pool = crate::ops::max_pool_op_for(1, 3, 8, 8, (2, 2), (2, 2), crate::spec::Padding::Valid).unwrap();
         let (x, w, b) = (Tensor::zeros((1, 1, 8, 8), candle_core::DType::F32, &dev).unwrap(), Tensor::zeros((2, 1, 3, 3), candle_core::DType::F32, &dev).unwrap(), Tensor::zeros(2, candle_core::DType::F32, &dev).unwrap());
         if super::direct::available() {
-            assert!(super::conv_relu_max_pool(&g, &x, &w, &b, &pool).is_err());
+            assert!(super::conv_relu_max_pool(&g, &x, &w, &b, &pool, false).is_err());
         }
     }
 

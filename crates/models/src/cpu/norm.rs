@@ -15,13 +15,58 @@ pub(crate) struct Stats {
     n: usize,
     c: usize,
     s: usize,
-    mean: Arc<Vec<f32>>,
-    var: Arc<Vec<f32>>,
+    pub(super) mean: Arc<Vec<f32>>,
+    pub(super) var: Arc<Vec<f32>>,
     eps: f32,
 }
 
+/// Per-channel `(Σ x, Σ x²)` in f64 over one image's planes of `s` values: what
+/// [`Stats::from_image_sums`] needs, taken while a kernel's output for the image is still in cache.
+pub(crate) fn channel_sums(img: &[f32], s: usize) -> Vec<(f64, f64)> {
+    img.chunks_exact(s.max(1))
+        .map(|plane| {
+            let (mut a, mut b) = ([0f64; 8], [0f64; 8]);
+            let lanes = plane.chunks_exact(8);
+            let rest = lanes.remainder();
+            for c in lanes {
+                for l in 0..8 {
+                    let v = c[l] as f64;
+                    a[l] += v;
+                    b[l] += v * v;
+                }
+            }
+            let (mut sa, mut sb) = (a.iter().sum::<f64>(), b.iter().sum::<f64>());
+            for &v in rest {
+                sa += v as f64;
+                sb += v as f64 * v as f64;
+            }
+            (sa, sb)
+        })
+        .collect()
+}
+
+/// Per-channel sums of each image of a batch, from [`channel_sums`].
+pub(crate) type ImageSums = Vec<Vec<(f64, f64)>>;
+
 impl Stats {
-    fn compute(x: &[f32], n: usize, c: usize, s: usize, eps: f32) -> Self {
+    /// The statistics from per-image channel sums (added in image order, so the result does
+    /// not depend on the threads): `mean = Σx / m`, `var = Σx² / m − mean²`, all in f64.
+    pub(crate) fn from_image_sums(sums: &ImageSums, n: usize, c: usize, s: usize, eps: f32) -> Option<Self> {
+        if sums.len() != n || sums.iter().any(|v| v.len() != c) {
+            return None;
+        }
+        let m = (n * s) as f64;
+        let (mean, var): (Vec<f32>, Vec<f32>) = (0..c)
+            .map(|ch| {
+                let (sx, sxx) = sums.iter().fold((0f64, 0f64), |(a, b), img| (a + img[ch].0, b + img[ch].1));
+                let mean = sx / m;
+                (mean as f32, (sxx / m - mean * mean).max(0.0) as f32)
+            })
+            .unzip();
+        Some(Stats { n, c, s, mean: Arc::new(mean), var: Arc::new(var), eps })
+    }
+
+    pub(crate) fn compute(x: &[f32], n: usize, c: usize, s: usize, eps: f32) -> Self {
         let m = (n * s) as f64;
         let (mean, var): (Vec<f32>, Vec<f32>) = (0..c)
             .into_par_iter()
@@ -324,16 +369,32 @@ pub(crate) fn batch_norm_train_saved(
     eps: f64,
     track: bool,
 ) -> candle_core::Result<(Tensor, Tensor, Tensor, Stats)> {
+    batch_norm_train_given(x, gamma, beta, eps, None, track)
+}
+
+/// [`batch_norm_train_saved`] with the input's per-image channel sums already taken (see
+/// [`channel_sums`]), which saves the statistics' pass over the input; `None` computes them.
+pub(crate) fn batch_norm_train_given(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+    sums: Option<&ImageSums>,
+    track: bool,
+) -> candle_core::Result<(Tensor, Tensor, Tensor, Stats)> {
     let x = x.contiguous()?;
     let dims = x.dims().to_vec();
     let (n, c) = (dims[0], dims[1]);
     let s: usize = dims[2..].iter().product();
-    let stats = {
-        let (storage, layout) = x.storage_and_layout();
-        let candle_core::Storage::Cpu(cpu) = &*storage else {
-            return Err(candle_core::Error::Msg("batch_norm_train: expected a CPU tensor".into()));
-        };
-        Stats::compute(contiguous_f32(cpu, layout, "input")?, n, c, s, eps as f32)
+    let stats = match sums.and_then(|sums| Stats::from_image_sums(sums, n, c, s, eps as f32)) {
+        Some(stats) => stats,
+        None => {
+            let (storage, layout) = x.storage_and_layout();
+            let candle_core::Storage::Cpu(cpu) = &*storage else {
+                return Err(candle_core::Error::Msg("batch_norm_train: expected a CPU tensor".into()));
+            };
+            Stats::compute(contiguous_f32(cpu, layout, "input")?, n, c, s, eps as f32)
+        }
     };
     let mean = Tensor::from_slice(&stats.mean[..], c, x.device())?;
     let var = Tensor::from_slice(&stats.var[..], c, x.device())?;

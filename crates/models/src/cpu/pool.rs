@@ -300,8 +300,10 @@ impl CustomOp1 for MaxPool2d {
 /// writes 12.8 MB per batch). Returns the pooled tensor and its winners, as
 /// [`MaxPool2d::forward_with_winners`] on the convolution's output would; the convolution's
 /// output itself is not kept (its ReLU mask is the pooling's, see
-/// [`MaxPool2d::grad_from_winners_through_relu`]). `None` where the AVX-512 kernels do not run.
-pub(crate) fn conv_relu_max_pool(g: &super::ConvGeometry, x: &Tensor, w: &Tensor, b: &Tensor, pool: &MaxPool2d) -> candle_core::Result<Option<(Tensor, Arc<Vec<u32>>)>> {
+/// [`MaxPool2d::grad_from_winners_through_relu`]). With `sums`, also each pooled image's channel
+/// sums (see [`super::channel_sums`]) for a batch norm after the pooling. `None` where the
+/// AVX-512 kernels do not run.
+pub(crate) fn conv_relu_max_pool(g: &super::ConvGeometry, x: &Tensor, w: &Tensor, b: &Tensor, pool: &MaxPool2d, sums: bool) -> candle_core::Result<Option<PooledConv>> {
     if !super::direct::available() {
         return Ok(None);
     }
@@ -325,21 +327,38 @@ pub(crate) fn conv_relu_max_pool(g: &super::ConvGeometry, x: &Tensor, w: &Tensor
     let lanes = pool.lane_indices();
     let per_image = g.cout * ohw;
     let (mut y, mut idx) = (Vec::with_capacity(g.n * per_image), Vec::with_capacity(g.n * per_image));
-    y.spare_capacity_mut().par_chunks_mut(per_image).zip(idx.spare_capacity_mut().par_chunks_mut(per_image)).enumerate().for_each(|(i, (yi, ii))| {
-        super::with_outer_scratch(g.cout * p, pool.scratch_len(), |conv, scratch| {
-            // SAFETY: f32 and MaybeUninit<f32> share a layout; `image` only writes.
-            let out = unsafe { &mut *(conv as *mut [f32] as *mut [MaybeUninit<f32>]) };
-            forward.image(&xv[i * image..(i + 1) * image], out);
-            pool.planes_into(conv, &lanes, scratch, yi, ii);
+    let image_sums: Vec<Vec<(f64, f64)>> = y
+        .spare_capacity_mut()
+        .par_chunks_mut(per_image)
+        .zip(idx.spare_capacity_mut().par_chunks_mut(per_image))
+        .enumerate()
+        .map(|(i, (yi, ii))| {
+            super::with_outer_scratch(g.cout * p, pool.scratch_len(), |conv, scratch| {
+                // SAFETY: f32 and MaybeUninit<f32> share a layout; `image` only writes.
+                let out = unsafe { &mut *(conv as *mut [f32] as *mut [MaybeUninit<f32>]) };
+                forward.image(&xv[i * image..(i + 1) * image], out);
+                pool.planes_into(conv, &lanes, scratch, yi, ii);
+            });
+            // the pooled image's channel sums, for a batch norm after the pooling
+            // SAFETY: `planes_into` wrote every value of `yi`.
+            if sums {
+                super::channel_sums(unsafe { &*(yi as *const [MaybeUninit<f32>] as *const [f32]) }, ohw)
+            } else {
+                Vec::new()
+            }
         })
-    });
+        .collect();
     // SAFETY: `planes_into` wrote every value of every chunk; the chunks cover both capacities.
     unsafe {
         y.set_len(g.n * per_image);
         idx.set_len(g.n * per_image);
     }
-    Ok(Some((Tensor::from_vec(y, pool.out_shape(), x.device())?, Arc::new(idx))))
+    Ok(Some((Tensor::from_vec(y, pool.out_shape(), x.device())?, Arc::new(idx), sums.then_some(image_sums))))
 }
+
+/// What [`conv_relu_max_pool`] returns: the pooled tensor, its winners, and with `sums` the
+/// pooled images' channel sums.
+pub(crate) type PooledConv = (Tensor, Arc<Vec<u32>>, Option<super::ImageSums>);
 
 /// A max pooling's input gradient (see [`scatter`]), scattered one image at a time for the
 /// convolution below the pooling.

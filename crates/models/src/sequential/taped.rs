@@ -89,7 +89,11 @@ impl Sequential {
 
     /// One layer forward in training mode, with its tape. `linear` drops a Dense/Conv2D activation
     /// (the last layer when the loss takes logits).
-    fn taped_layer(&self, l: &Layer, x: &Tensor, linear: bool) -> Result<(Tensor, Tape)> {
+    /// `sums`: carried from a convolution (or pooling) to the batch norm right after it, the
+    /// output's per-image channel sums taken while each image was in cache (set here when
+    /// `next_is_norm`, taken by the batch norm).
+    fn taped_layer(&self, l: &Layer, x: &Tensor, linear: bool, next_is_norm: bool, sums: &mut Option<cpu::ImageSums>) -> Result<(Tensor, Tape)> {
+        let given = sums.take();
         let det = |v: &Var| v.as_tensor().detach();
         Ok(match (&l.spec, &l.params) {
             (LayerSpec::Conv2D { strides, padding, activation, .. }, Params::Conv { kernel, bias }) => {
@@ -101,7 +105,14 @@ impl Sequential {
                     return Err(crate::error::ModelError::Spec(format!("Conv2D '{}': the taped step fuses only ReLU or linear", l.name)));
                 }
                 let x = x.contiguous()?;
-                let z = x.apply_op3_no_bwd(&k, &b, &cpu::Conv2dForward { geom, relu })?;
+                let with_sums = if next_is_norm { cpu::conv_forward_with_sums(&geom, &x, &k, &b, relu)? } else { None };
+                let z = match with_sums {
+                    Some((z, s)) => {
+                        *sums = Some(s);
+                        z
+                    }
+                    None => x.apply_op3_no_bwd(&k, &b, &cpu::Conv2dForward { geom, relu })?,
+                };
                 (z.clone(), Tape::Conv { x, y: Some(z), geom, relu })
             }
             (LayerSpec::MaxPooling2D { pool, strides, padding, .. }, _) => {
@@ -111,7 +122,7 @@ impl Sequential {
             }
             (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
                 if l.trainable {
-                    let (y, bm, bv, stats) = cpu::batch_norm_train_saved(x, &det(gamma), &det(beta), *epsilon, false)?;
+                    let (y, bm, bv, stats) = cpu::batch_norm_train_given(x, &det(gamma), &det(beta), *epsilon, given.as_ref(), false)?;
                     update_moving(mean, &bm, *momentum)?;
                     update_moving(var, &bv, *momentum)?;
                     (y, Tape::Norm { x: x.contiguous()?, stats })
@@ -150,7 +161,7 @@ impl Sequential {
     /// Layers `i` (a ReLU convolution) and `i + 1` (max pooling) forward in one pass, image by
     /// image ([`cpu::conv_relu_max_pool`]), with their tapes; `None` when the layers are not such
     /// a pair or the fused kernels do not run here.
-    fn taped_conv_pool(&self, i: usize, x: &Tensor) -> Result<Option<(Tensor, Tape, Tape)>> {
+    fn taped_conv_pool(&self, i: usize, x: &Tensor, sums: &mut Option<cpu::ImageSums>) -> Result<Option<(Tensor, Tape, Tape)>> {
         let (Some(conv), Some(pool)) = (self.layers.get(i), self.layers.get(i + 1)) else { return Ok(None) };
         let (LayerSpec::Conv2D { strides, padding, activation: Activation::Relu, .. }, Params::Conv { kernel, bias }) = (&conv.spec, &conv.params) else { return Ok(None) };
         let LayerSpec::MaxPooling2D { pool: window, strides: pool_strides, padding: pool_padding, .. } = &pool.spec else { return Ok(None) };
@@ -158,8 +169,14 @@ impl Sequential {
         let geom = conv_geometry(x, &k, &b, strides.0, *padding)?;
         let op = max_pool_op_for(geom.n, geom.cout, geom.oh, geom.ow, *window, *pool_strides, *pool_padding)?;
         let x = x.contiguous()?;
-        let Some((y, winners)) = cpu::conv_relu_max_pool(&geom, &x, &k, &b, &op)? else { return Ok(None) };
+        let Some((y, winners, pooled_sums)) = cpu::conv_relu_max_pool(&geom, &x, &k, &b, &op, self.is_trainable_norm(i + 2))? else { return Ok(None) };
+        *sums = pooled_sums;
         Ok(Some((y.clone(), Tape::Conv { x, y: None, geom, relu: true }, Tape::Pool { winners, op, y })))
+    }
+
+    /// Whether layer `i` is a batch norm that trains (normalises by batch statistics).
+    fn is_trainable_norm(&self, i: usize) -> bool {
+        self.layers.get(i).is_some_and(|l| l.trainable && matches!(l.spec, LayerSpec::BatchNormalization { .. }))
     }
 
     /// [`Sequential::train_step_with_output`] on the CPU with the taped backward pass.
@@ -174,14 +191,15 @@ impl Sequential {
         let mut h = x.to_dtype(DType::F32)?;
         let mut tapes = Vec::with_capacity(n_layers);
         let mut i = 0;
+        let mut sums = None;
         while i < n_layers {
-            if let Some((out, conv, pool)) = self.taped_conv_pool(i, &h)? {
+            if let Some((out, conv, pool)) = self.taped_conv_pool(i, &h, &mut sums)? {
                 tapes.extend([conv, pool]);
                 h = out;
                 i += 2;
                 continue;
             }
-            let (out, tape) = self.taped_layer(&self.layers[i], &h, split_logits && i + 1 == n_layers)?;
+            let (out, tape) = self.taped_layer(&self.layers[i], &h, split_logits && i + 1 == n_layers, self.is_trainable_norm(i + 1), &mut sums)?;
             tapes.push(tape);
             h = out;
             i += 1;
@@ -409,7 +427,7 @@ mod tests {
         let (taped, reference) = (build(), build());
         assert!(taped.tape_supported());
         let loss = Loss::SparseCategoricalCrossentropy { from_logits: false };
-        let (mut oa, mut ob) = (OptimizerState::new(optimizer.clone()), OptimizerState::new(optimizer));
+        let (mut oa, mut ob) = (OptimizerState::new(optimizer), OptimizerState::new(optimizer));
         for step in 0..2 {
             let la = taped.taped_step(x, y, &loss, &mut oa).unwrap().0;
             let lb = reference.autograd_step(x, y, &loss, &mut ob).unwrap().0;
@@ -473,7 +491,8 @@ mod tests {
     }
 
     /// The faces net's opening in small: a strided first convolution (no input gradient) and a
-    /// 5×5 one (input gradient), each fused with the overlapping pooling after it.
+    /// 5×5 one (input gradient), each fused with the overlapping pooling after it, the first
+    /// pooling's channel sums feeding the batch norm after it.
     #[test]
     fn taped_step_matches_autograd_with_fused_convolution_and_pooling_pairs() {
         let dev = Device::Cpu;
@@ -482,6 +501,7 @@ mod tests {
             let mut m = Sequential::new(Input::image(40, 40, 3), &dev).seed(11);
             m.add(Conv2D::new(16, (11, 11)).strides((4, 4)).padding(Padding::Same).activation(Activation::Relu)).unwrap();
             m.add(pool()).unwrap();
+            m.add(BatchNormalization::new()).unwrap();
             m.add(Conv2D::new(32, (5, 5)).padding(Padding::Same).activation(Activation::Relu)).unwrap();
             m.add(pool()).unwrap();
             m.add(Flatten::new()).unwrap();
