@@ -209,6 +209,18 @@ pub(crate) fn sum_sq_dev_f64(x: &[f32], mean: f64) -> f64 {
 /// `(Σ g, Σ g · x̂)` with `x̂ = (x - mean) · rstd`, in one pass over `g` and `x` (blocked as
 /// [`blocked_sum`]).
 pub(crate) fn sum_grad_and_dot_f64(g: &[f32], x: &[f32], mean: f32, rstd: f32) -> (f64, f64) {
+    sum_grad_and_dot_with(g, x, mean, rstd, |_, g| g)
+}
+
+/// [`sum_grad_and_dot_f64`] for a batch norm followed by a ReLU: `g` counts only where the
+/// batch norm's output `x · scale + shift` is positive (the ReLU's mask, recomputed from `x`
+/// exactly as the forward pass computed the output).
+pub(crate) fn sum_grad_and_dot_relu_f64(g: &[f32], x: &[f32], mean: f32, rstd: f32, (scale, shift): (f32, f32)) -> (f64, f64) {
+    sum_grad_and_dot_with(g, x, mean, rstd, |x, g| f32::from_bits(g.to_bits() & ((x * scale + shift > 0.0) as u32).wrapping_neg()))
+}
+
+#[inline(always)]
+fn sum_grad_and_dot_with(g: &[f32], x: &[f32], mean: f32, rstd: f32, grad: impl Fn(f32, f32) -> f32) -> (f64, f64) {
     let n = g.len().min(x.len());
     let (g, x) = (&g[..n], &x[..n]);
     let (mut total_g, mut total_dot) = (0f64, 0f64);
@@ -218,14 +230,16 @@ pub(crate) fn sum_grad_and_dot_f64(g: &[f32], x: &[f32], mean: f32, rstd: f32) -
         let (gr, xr) = (gc.remainder(), xc.remainder());
         for (gv, xv) in gc.zip(xc) {
             for l in 0..LANES {
-                acc_g[l] += gv[l];
-                acc_dot[l] += gv[l] * ((xv[l] - mean) * rstd);
+                let gl = grad(xv[l], gv[l]);
+                acc_g[l] += gl;
+                acc_dot[l] += gl * ((xv[l] - mean) * rstd);
             }
         }
         let (mut block_g, mut block_dot) = (acc_g.iter().map(|&a| a as f64).sum::<f64>(), acc_dot.iter().map(|&a| a as f64).sum::<f64>());
         for (&gv, &xv) in gr.iter().zip(xr) {
-            block_g += gv as f64;
-            block_dot += (gv * ((xv - mean) * rstd)) as f64;
+            let gl = grad(xv, gv);
+            block_g += gl as f64;
+            block_dot += (gl * ((xv - mean) * rstd)) as f64;
         }
         total_g += block_g;
         total_dot += block_dot;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_f32, par_build, sum_f64, sum_grad_and_dot_f64, sum_sq_dev_f64};
+use super::{contiguous_f32, par_build, sum_f64, sum_grad_and_dot_f64, sum_grad_and_dot_relu_f64, sum_sq_dev_f64};
 
 /// Channel statistics of `x` viewed as `(n, c, s)`.
 #[derive(Debug, Clone)]
@@ -129,7 +129,8 @@ impl Stats {
     }
 }
 
-struct BatchNormTrain(Stats);
+/// Training batch norm; with `.1` a ReLU applied to the output in the same pass.
+struct BatchNormTrain(Stats, bool);
 
 impl CustomOp3 for BatchNormTrain {
     fn name(&self) -> &'static str {
@@ -139,17 +140,22 @@ impl CustomOp3 for BatchNormTrain {
         let st = &self.0;
         let (x, gamma, beta) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "gamma")?, contiguous_f32(s3, l3, "beta")?);
         let affine = st.affine(gamma, beta);
+        let relu = self.1;
         let y = par_build(x.len(), st.c * st.s, |i, yi| {
             let xi = &x[i * st.c * st.s..(i + 1) * st.c * st.s];
             for (ch, &(scale, shift)) in affine.iter().enumerate() {
                 let r = ch * st.s..(ch + 1) * st.s;
-                yi[r.clone()].iter_mut().zip(&xi[r]).for_each(|(y, &x)| *y = x * scale + shift);
+                if relu {
+                    yi[r.clone()].iter_mut().zip(&xi[r]).for_each(|(y, &x)| *y = (x * scale + shift).max(0.0));
+                } else {
+                    yi[r.clone()].iter_mut().zip(&xi[r]).for_each(|(y, &x)| *y = x * scale + shift);
+                }
             }
         });
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
     fn bwd(&self, x: &Tensor, gamma: &Tensor, _beta: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dgamma, dbeta) = batch_norm_grad(x, gamma, grad, &self.0, false)?;
+        let (dx, dgamma, dbeta) = batch_norm_grad(x, gamma, grad, &self.0, false, None)?;
         Ok((Some(dx), Some(dgamma), Some(dbeta)))
     }
 }
@@ -228,6 +234,8 @@ pub(crate) fn batch_norm_inference(x: &Tensor, gamma: &Tensor, beta: &Tensor, me
 struct BatchNormGrad {
     stats: Stats,
     relu_input: bool,
+    /// β, when a ReLU follows the batch norm (see [`NormGrad::new`]).
+    relu_beta: Option<Vec<f32>>,
 }
 
 impl CustomOp3 for BatchNormGrad {
@@ -241,7 +249,10 @@ impl CustomOp3 for BatchNormGrad {
         if x.len() != n * c * s || dy.len() != x.len() || gamma.len() != c {
             return Err(candle_core::Error::Msg(format!("batch norm gradient: input {} values, output gradient {}, gamma {}; expected {} and {c}", x.len(), dy.len(), gamma.len(), n * c * s)));
         }
-        let g = NormGrad::new(st, x, gamma, dy, relu_input);
+        if self.relu_beta.as_ref().is_some_and(|b| b.len() != c) {
+            return Err(candle_core::Error::Msg(format!("batch norm gradient: {} beta values for {c} channels", self.relu_beta.as_ref().map_or(0, Vec::len))));
+        }
+        let g = NormGrad::new(st, x, gamma, dy, relu_input, self.relu_beta.as_deref());
         // chunks 0..n are the images' dx; the chunks after them hold dgamma then dbeta
         let out = par_build(x.len() + 2 * c, c * s, |i, chunk| {
             if i >= n {
@@ -269,14 +280,20 @@ pub(crate) struct NormGrad<'a> {
     /// Per channel: `(Σ dy, Σ dy·x̂)` (dβ and dγ).
     sums: Vec<(f64, f64)>,
     relu_input: bool,
+    /// Per channel `(scale, shift)` of the output when a ReLU follows the batch norm: `dy` is
+    /// then masked where `x · scale + shift ≤ 0`.
+    relu_output: Option<Vec<(f32, f32)>>,
 }
 
 impl<'a> NormGrad<'a> {
     /// Reads `x` and `dy` once (channels spread over the rayon pool) for the sums. The caller
     /// checks the lengths: `x` and `dy` hold `n × c × s` values, `gamma` `c`.
-    pub(crate) fn new(st: &'a Stats, x: &'a [f32], gamma: &'a [f32], dy: &'a [f32], relu_input: bool) -> Self {
+    /// With `relu_beta` (β, when a ReLU follows the batch norm) the output gradient `dy` is that
+    /// ReLU's and is first passed back through it.
+    pub(crate) fn new(st: &'a Stats, x: &'a [f32], gamma: &'a [f32], dy: &'a [f32], relu_input: bool, relu_beta: Option<&[f32]>) -> Self {
         let (n, c, s) = (st.n, st.c, st.s);
         let rstd: Vec<f32> = st.var.iter().map(|v| (v + st.eps).sqrt().recip()).collect();
+        let relu_output = relu_beta.map(|beta| st.affine(gamma, beta));
         // per channel: Σ dy and Σ dy·x̂
         let sums: Vec<(f64, f64)> = (0..c)
             .into_par_iter()
@@ -284,14 +301,17 @@ impl<'a> NormGrad<'a> {
                 let (mut sd, mut sdx) = (0f64, 0f64);
                 for i in 0..n {
                     let r = (i * c + ch) * s..(i * c + ch + 1) * s;
-                    let (a, b) = sum_grad_and_dot_f64(&dy[r.clone()], &x[r], st.mean[ch], rstd[ch]);
+                    let (a, b) = match &relu_output {
+                        Some(affine) => sum_grad_and_dot_relu_f64(&dy[r.clone()], &x[r], st.mean[ch], rstd[ch], affine[ch]),
+                        None => sum_grad_and_dot_f64(&dy[r.clone()], &x[r], st.mean[ch], rstd[ch]),
+                    };
                     sd += a;
                     sdx += b;
                 }
                 (sd, sdx)
             })
             .collect();
-        NormGrad { st, x, gamma, dy, rstd, sums, relu_input }
+        NormGrad { st, x, gamma, dy, rstd, sums, relu_input, relu_output }
     }
 
     /// `(dγ, dβ)` per channel.
@@ -311,12 +331,14 @@ impl<'a> NormGrad<'a> {
             let (mean, rstd) = (st.mean[ch], self.rstd[ch]);
             let dx = |v: f32, g: f32| k * (g - sd - (v - mean) * rstd * sdx);
             let lanes = out[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&dyi[r]);
-            // two loops rather than a test inside one, and the mask as bits (a branch on the
-            // sign of each activation mispredicts half the time): each loop vectorises
-            if self.relu_input {
-                lanes.for_each(|((d, &v), &g)| *d = f32::from_bits(dx(v, g).to_bits() & ((v > 0.0) as u32).wrapping_neg()));
-            } else {
-                lanes.for_each(|((d, &v), &g)| *d = dx(v, g));
+            let mask = |keep: bool| (keep as u32).wrapping_neg();
+            // separate loops rather than tests inside one, and the masks as bits (a branch on
+            // the sign of each activation mispredicts half the time): each loop vectorises
+            match (self.relu_input, self.relu_output.as_ref().map(|a| a[ch])) {
+                (false, None) => lanes.for_each(|((d, &v), &g)| *d = dx(v, g)),
+                (true, None) => lanes.for_each(|((d, &v), &g)| *d = f32::from_bits(dx(v, g).to_bits() & mask(v > 0.0))),
+                (false, Some((scale, shift))) => lanes.for_each(|((d, &v), &g)| *d = dx(v, f32::from_bits(g.to_bits() & mask(v * scale + shift > 0.0)))),
+                (true, Some((scale, shift))) => lanes.for_each(|((d, &v), &g)| *d = f32::from_bits(dx(v, f32::from_bits(g.to_bits() & mask(v * scale + shift > 0.0))).to_bits() & mask(v > 0.0))),
             }
         }
     }
@@ -346,14 +368,21 @@ pub(crate) fn conv_grad_through_batch_norm(
     grad: &Tensor,
     stats: &Stats,
     relu: bool,
+    relu_after: Option<&Tensor>,
     input_grad: bool,
 ) -> candle_core::Result<Option<ConvNormGrads>> {
     if !super::direct::available() || (input_grad && g.stride != 1) {
         return Ok(None);
     }
     let (conv_x, w, norm_x, gamma, grad) = (conv_x.contiguous()?, w.contiguous()?, norm_x.contiguous()?, gamma.contiguous()?, grad.contiguous()?);
-    let done = super::with_cpu_f32(&[&conv_x, &w, &norm_x, &gamma, &grad], |v| {
-        let (cx, wv, nx, gv, dy) = (v[0], v[1], v[2], v[3], v[4]);
+    let beta = relu_after.map(Tensor::contiguous).transpose()?;
+    let mut tensors = vec![&conv_x, &w, &norm_x, &gamma, &grad];
+    tensors.extend(beta.as_ref());
+    let done = super::with_cpu_f32(&tensors, |v| {
+        let (cx, wv, nx, gv, dy, relu_beta) = (v[0], v[1], v[2], v[3], v[4], v.get(5).copied());
+        if relu_beta.is_some_and(|b| b.len() != g.cout) {
+            return Err(candle_core::Error::Msg(format!("batch norm gradient: {} beta values for {} channels", relu_beta.map_or(0, <[f32]>::len), g.cout)));
+        }
         let per_image = g.cout * g.oh * g.ow;
         if (stats.n, stats.c, stats.s) != (g.n, g.cout, g.oh * g.ow) || cx.len() != g.n * g.cin * g.h * g.w || wv.len() != g.cout * g.cin * g.kh * g.kw || nx.len() != g.n * per_image || dy.len() != nx.len() || gv.len() != g.cout {
             return Err(candle_core::Error::Msg(format!(
@@ -365,7 +394,7 @@ pub(crate) fn conv_grad_through_batch_norm(
                 gv.len()
             )));
         }
-        let source = NormGrad::new(stats, nx, gv, dy, relu);
+        let source = NormGrad::new(stats, nx, gv, dy, relu, relu_beta);
         let (dgamma, dbeta) = source.gamma_beta_grads();
         let (dx, dw, db) = super::direct::conv_backward(g, cx, &source, input_grad.then_some(wv));
         Ok((dx, dw, db, dgamma, dbeta))
@@ -408,19 +437,28 @@ pub(crate) fn batch_norm_train_saved(
     eps: f64,
     track: bool,
 ) -> candle_core::Result<(Tensor, Tensor, Tensor, Stats)> {
-    batch_norm_train_given(x, gamma, beta, eps, None, track)
+    batch_norm_train_given(x, gamma, beta, eps, None, false, track)
 }
 
 /// [`batch_norm_train_saved`] with the input's per-image channel sums already taken (see
 /// [`channel_sums`]), which saves the statistics' pass over the input; `None` computes them.
+///
+/// With `relu`, the output is `relu(batch_norm(x))` in the same pass (a batch norm followed by a
+/// ReLU layer); its gradient then needs β (see [`batch_norm_grad`]). Not with `track`: candle's
+/// graph would miss the ReLU.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn batch_norm_train_given(
     x: &Tensor,
     gamma: &Tensor,
     beta: &Tensor,
     eps: f64,
     sums: Option<&ImageSums>,
+    relu: bool,
     track: bool,
 ) -> candle_core::Result<(Tensor, Tensor, Tensor, Stats)> {
+    if relu && track {
+        return Err(candle_core::Error::Msg("batch norm: a fused ReLU has no autograd graph".into()));
+    }
     let x = x.contiguous()?;
     let dims = x.dims().to_vec();
     let (n, c) = (dims[0], dims[1]);
@@ -437,7 +475,7 @@ pub(crate) fn batch_norm_train_given(
     };
     let mean = Tensor::from_slice(&stats.mean[..], c, x.device())?;
     let var = Tensor::from_slice(&stats.var[..], c, x.device())?;
-    let y = if track { x.apply_op3(gamma, beta, BatchNormTrain(stats.clone()))? } else { x.apply_op3_no_bwd(gamma, beta, &BatchNormTrain(stats.clone()))? };
+    let y = if track { x.apply_op3(gamma, beta, BatchNormTrain(stats.clone(), false))? } else { x.apply_op3_no_bwd(gamma, beta, &BatchNormTrain(stats.clone(), relu))? };
     Ok((y, mean, var, stats))
 }
 
@@ -445,8 +483,12 @@ pub(crate) fn batch_norm_train_given(
 /// `relu_input` (`x` is the output of a ReLU), `dx` is also passed back through that ReLU,
 /// `dx · (x > 0)`, in the same pass: the mask's own pass over the activations cost as much as
 /// half the batch norm gradient.
-pub(crate) fn batch_norm_grad(x: &Tensor, gamma: &Tensor, grad: &Tensor, stats: &Stats, relu_input: bool) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-    let all = x.apply_op3_no_bwd(gamma, &grad.contiguous()?, &BatchNormGrad { stats: stats.clone(), relu_input })?;
+///
+/// With `relu_after` (β), `grad` is the gradient of a ReLU applied to the batch norm's output
+/// (see [`batch_norm_train_given`]), passed back through it here.
+pub(crate) fn batch_norm_grad(x: &Tensor, gamma: &Tensor, grad: &Tensor, stats: &Stats, relu_input: bool, relu_after: Option<&Tensor>) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let relu_beta = relu_after.map(|b| b.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()).transpose()?;
+    let all = x.apply_op3_no_bwd(gamma, &grad.contiguous()?, &BatchNormGrad { stats: stats.clone(), relu_input, relu_beta })?;
     let numel = x.elem_count();
     Ok((all.narrow(0, 0, numel)?.reshape(x.shape())?, all.narrow(0, numel, stats.c)?, all.narrow(0, numel + stats.c, stats.c)?))
 }

@@ -25,7 +25,7 @@ enum Tape {
     /// Max pooling: each window's winner, and the output (for a ReLU mask, see `masked`).
     Pool { winners: std::sync::Arc<Vec<u32>>, op: cpu::MaxPool2d, y: Tensor },
     /// Batch norm on batch statistics.
-    Norm { x: Tensor, stats: cpu::Stats },
+    Norm { x: Tensor, stats: cpu::Stats, relu_after: Option<Tensor> },
     /// Batch norm on its moving statistics (a frozen layer): `dx = g · scale`.
     Scale { scale: Tensor },
     Mask { mask: Tensor },
@@ -120,13 +120,11 @@ impl Sequential {
                 let (y, winners) = op.forward_with_winners(x)?;
                 (y.clone(), Tape::Pool { winners, op, y })
             }
-            (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) => {
+            (LayerSpec::BatchNormalization { .. }, Params::Norm { gamma, beta, mean, var }) => {
                 if l.trainable {
-                    let (y, bm, bv, stats) = cpu::batch_norm_train_given(x, &det(gamma), &det(beta), *epsilon, given.as_ref(), false)?;
-                    update_moving(mean, &bm, *momentum)?;
-                    update_moving(var, &bv, *momentum)?;
-                    (y, Tape::Norm { x: x.contiguous()?, stats })
+                    self.taped_norm(l, x, given.as_ref(), false)?
                 } else {
+                    let LayerSpec::BatchNormalization { epsilon, .. } = &l.spec else { return Err(mismatch(l)) };
                     let c = gamma.elem_count();
                     let shape: Vec<usize> = if x.rank() == 4 { vec![1, c, 1, 1] } else { vec![1, c] };
                     let inv = (det(var) + *epsilon)?.sqrt()?.recip()?.broadcast_mul(&det(gamma))?.reshape(shape.clone())?;
@@ -174,6 +172,17 @@ impl Sequential {
         Ok(Some((y.clone(), Tape::Conv { x, y: None, geom, relu: true }, Tape::Pool { winners, op, y })))
     }
 
+    /// A training batch norm forward (statistics from `sums` when given), with `relu` also the
+    /// ReLU layer after it in the same pass.
+    fn taped_norm(&self, l: &Layer, x: &Tensor, sums: Option<&cpu::ImageSums>, relu: bool) -> Result<(Tensor, Tape)> {
+        let (LayerSpec::BatchNormalization { epsilon, momentum, .. }, Params::Norm { gamma, beta, mean, var }) = (&l.spec, &l.params) else { return Err(mismatch(l)) };
+        let beta = beta.as_tensor().detach();
+        let (y, bm, bv, stats) = cpu::batch_norm_train_given(x, &gamma.as_tensor().detach(), &beta, *epsilon, sums, relu, false)?;
+        update_moving(mean, &bm, *momentum)?;
+        update_moving(var, &bv, *momentum)?;
+        Ok((y, Tape::Norm { x: x.contiguous()?, stats, relu_after: relu.then_some(beta) }))
+    }
+
     /// Whether layer `i` is a batch norm that trains (normalises by batch statistics).
     fn is_trainable_norm(&self, i: usize) -> bool {
         self.layers.get(i).is_some_and(|l| l.trainable && matches!(l.spec, LayerSpec::BatchNormalization { .. }))
@@ -195,6 +204,15 @@ impl Sequential {
         while i < n_layers {
             if let Some((out, conv, pool)) = self.taped_conv_pool(i, &h, &mut sums)? {
                 tapes.extend([conv, pool]);
+                h = out;
+                i += 2;
+                continue;
+            }
+            // a training batch norm and the ReLU layer after it in one pass
+            let relu_next = matches!(self.layers.get(i + 1).map(|l| &l.spec), Some(LayerSpec::Activation { activation: Activation::Relu, .. })) && !(split_logits && i + 2 == n_layers);
+            if self.is_trainable_norm(i) && relu_next && cpu::applies(&h) {
+                let (out, tape) = self.taped_norm(&self.layers[i], &h, sums.take().as_ref(), true)?;
+                tapes.extend([tape, Tape::Identity]);
                 h = out;
                 i += 2;
                 continue;
@@ -265,10 +283,10 @@ impl Sequential {
             }
             // Batch norm after a convolution: likewise, the batch norm's input gradient made
             // image by image for both convolution gradients.
-            if let (Tape::Norm { x: norm_x, stats }, Some(j)) = (&tape, i.checked_sub(1).filter(|&j| j >= first_trainable)) {
+            if let (Tape::Norm { x: norm_x, stats, relu_after }, Some(j)) = (&tape, i.checked_sub(1).filter(|&j| j >= first_trainable)) {
                 if let (Some(Tape::Conv { x, geom, relu, .. }), conv) = (&tapes[j], &self.layers[j]) {
                     let (Params::Conv { kernel, bias }, Params::Norm { gamma, beta, .. }) = (&conv.params, &l.params) else { return Err(mismatch(conv)) };
-                    if let Some(r) = cpu::conv_grad_through_batch_norm(geom, x, &kernel.as_tensor().detach(), norm_x, &gamma.as_tensor().detach(), &g, stats, *relu, j > first_trainable)? {
+                    if let Some(r) = cpu::conv_grad_through_batch_norm(geom, x, &kernel.as_tensor().detach(), norm_x, &gamma.as_tensor().detach(), &g, stats, *relu, relu_after.as_ref(), j > first_trainable)? {
                         store.insert(gamma.as_tensor(), r.dgamma);
                         store.insert(beta.as_tensor(), r.dbeta);
                         if conv.trainable {
@@ -311,10 +329,10 @@ impl Sequential {
                         op.grad_from_winners(&winners, &g)?
                     }
                 }
-                Tape::Norm { x, stats } => {
+                Tape::Norm { x, stats, relu_after } => {
                     let Params::Norm { gamma, beta, .. } = &l.params else { return Err(mismatch(l)) };
                     masked = after_relu_conv[i];
-                    let (dx, dgamma, dbeta) = cpu::batch_norm_grad(&x, &gamma.as_tensor().detach(), &g, &stats, masked)?;
+                    let (dx, dgamma, dbeta) = cpu::batch_norm_grad(&x, &gamma.as_tensor().detach(), &g, &stats, masked, relu_after.as_ref())?;
                     store.insert(gamma.as_tensor(), dgamma);
                     store.insert(beta.as_tensor(), dbeta);
                     dx
@@ -487,6 +505,27 @@ mod tests {
         };
         let x = Tensor::randn(0f32, 1f32, (6, 3, 12, 12), &dev).unwrap();
         let y = Tensor::new(&[0u32, 1, 2, 3, 4, 0], &dev).unwrap();
+        assert_taped_matches_autograd(build, &x, &y);
+    }
+
+    /// The fingers CNN's pattern: linear strided convolutions, each followed by batch norm and a
+    /// ReLU layer (run in one pass with the batch norm, its mask recomputed in the gradient).
+    #[test]
+    fn taped_step_matches_autograd_with_batch_norm_and_relu_layers() {
+        let dev = Device::Cpu;
+        let build = || {
+            let mut m = Sequential::new(Input::image(24, 24, 1), &dev).seed(5);
+            for (filters, k) in [(8, 4), (6, 3)] {
+                m.add(Conv2D::new(filters, (k, k)).strides((2, 2))).unwrap();
+                m.add(BatchNormalization::new()).unwrap();
+                m.add(crate::spec::ActivationLayer::new(Activation::Relu)).unwrap();
+            }
+            m.add(Flatten::new()).unwrap();
+            m.add(Dense::new(4).activation(Activation::Softmax)).unwrap();
+            m
+        };
+        let x = Tensor::randn(0f32, 1f32, (6, 1, 24, 24), &dev).unwrap();
+        let y = Tensor::new(&[0u32, 1, 2, 3, 0, 1], &dev).unwrap();
         assert_taped_matches_autograd(build, &x, &y);
     }
 
