@@ -36,8 +36,6 @@ enum Tape {
     Identity,
 }
 
-/// A tape entry that does not fit its layer's weights (an internal error, reported rather than
-/// panicking so a notebook keeps its variables).
 /// Dropout mask values (`1 / keep` or 0) of draws `first..` from the generator in `state`, into `m`.
 #[inline(always)]
 fn dropout_chunk(state: u64, first: u64, keep: f32, m: &mut [f32]) {
@@ -54,6 +52,8 @@ unsafe fn dropout_chunk_avx512(state: u64, first: u64, keep: f32, m: &mut [f32])
     dropout_chunk(state, first, keep, m)
 }
 
+/// A tape entry that does not fit its layer's weights (an internal error, reported rather than
+/// panicking so a notebook keeps its variables).
 fn mismatch(l: &Layer) -> crate::error::ModelError {
     crate::error::ModelError::Spec(format!("layer '{}': recorded forward pass does not match its weights", l.name))
 }
