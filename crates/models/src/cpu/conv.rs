@@ -173,6 +173,9 @@ impl CustomOp3 for Conv2dForward {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = self.geom;
         let (x, w, b) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "kernel")?, contiguous_f32(s3, l3, "bias")?);
+        if x.len() != g.n * g.cin * g.h * g.w || w.len() != g.cout * g.k() || b.len() != g.cout {
+            return Err(candle_core::Error::Msg(format!("convolution: {} input, {} kernel and {} bias values for {g:?}", x.len(), w.len(), b.len())));
+        }
         if super::direct::available() {
             let y = super::direct::conv_forward(&g, x, w, b, self.relu);
             return Ok((CpuStorage::F32(y), Shape::from((g.n, g.cout, g.oh, g.ow))));
@@ -298,6 +301,9 @@ impl CustomOp2 for Conv2dInputGrad {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = self.geom;
         let (dy, w) = (contiguous_f32(s1, l1, "output gradient")?, contiguous_f32(s2, l2, "kernel")?);
+        if dy.len() != g.n * g.cout * g.oh * g.ow || w.len() != g.cout * g.k() {
+            return Err(candle_core::Error::Msg(format!("convolution input gradient: {} gradient and {} kernel values for {g:?}", dy.len(), w.len())));
+        }
         if super::direct::available() {
             if let Some(dx) = super::direct::conv_input_grad(&g, dy, w) {
                 return Ok((CpuStorage::F32(dx), Shape::from((g.n, g.cin, g.h, g.w))));
@@ -336,6 +342,9 @@ impl CustomOp2 for Conv2dWeightGrad {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = self.geom;
         let (x, dy) = (contiguous_f32(s1, l1, "input")?, contiguous_f32(s2, l2, "output gradient")?);
+        if x.len() != g.n * g.cin * g.h * g.w || dy.len() != g.n * g.cout * g.oh * g.ow {
+            return Err(candle_core::Error::Msg(format!("convolution kernel gradient: {} input and {} gradient values for {g:?}", x.len(), dy.len())));
+        }
         let (k, p, pb) = (g.k(), g.pixels(), g.block());
         if super::direct::available() {
             let (dw, db) = super::direct::conv_weight_grad(&g, x, dy);
