@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use image::DynamicImage;
 use rayon::prelude::*;
 
@@ -40,6 +40,11 @@ pub enum ResizeFilter {
     Area,
     /// TensorFlow bilinear (half-pixel centres), rounded to u8.
     Bilinear,
+    /// TensorFlow's `tf.cast(tf.image.resize_with_pad(img, height, width), tf.uint8)`: keeps the
+    /// aspect ratio (bilinear, as [`ResizeFilter::Bilinear`]), pads with black, centred, and
+    /// truncates to u8 as TensorFlow's cast does. How the faces tutorial makes its 224×224 inputs
+    /// from photos of every shape.
+    BilinearWithPad,
 }
 
 /// Options shared by the image loaders (builder style).
@@ -174,16 +179,19 @@ fn resize_planes(p: Planes, (w, h): (usize, usize), filter: ResizeFilter) -> Res
         return Ok(p);
     }
     let t = Tensor::from_vec(p.px, (p.c, p.h, p.w), &Device::Cpu)?;
-    let px = match filter {
-        ResizeFilter::Area => candlebook_kernels::resize_area(&t, w, h)?.flatten_all()?.to_vec1::<u8>()?,
-        ResizeFilter::Bilinear => crate::transform::resize_bilinear(&t, w, h)?
-            .flatten_all()?
-            .to_vec1::<f32>()?
-            .into_iter()
-            .map(|v| v.round().clamp(0.0, 255.0) as u8)
-            .collect(),
-    };
+    let px = resize_u8(&t, (w, h), filter)?.flatten_all()?.to_vec1::<u8>()?;
     Ok(Planes { c: p.c, h, w, px })
+}
+
+/// Resizes u8 images (`(C,H,W)` or `(N,C,H,W)`) to `width × height` with `filter`, back to u8.
+pub(crate) fn resize_u8(images: &Tensor, (w, h): (usize, usize), filter: ResizeFilter) -> Result<Tensor> {
+    Ok(match filter {
+        ResizeFilter::Area => candlebook_kernels::resize_area(images, w, h)?,
+        ResizeFilter::Bilinear => crate::transform::resize_bilinear(images, w, h)?.round()?.clamp(0f32, 255f32)?.to_dtype(DType::U8)?,
+        // Bilinear weights sum to 1, so the values stay in 0..=255; the f32 -> u8 conversion
+        // truncates, as TensorFlow's tf.cast does.
+        ResizeFilter::BilinearWithPad => crate::transform::resize_with_pad(images, h, w)?.clamp(0f32, 255f32)?.to_dtype(DType::U8)?,
+    })
 }
 
 /// Reads and decodes one file (format from its content) to channel planes.
@@ -225,7 +233,7 @@ pub(crate) fn decode_files(files: &[PathBuf], opts: &LoadOptions, default_channe
         }
     }
     let Some((first_i, first)) = first else {
-        let images = Tensor::zeros((0, channels.count().unwrap_or(1), 0, 0), candle_core::DType::U8, &Device::Cpu)?;
+        let images = Tensor::zeros((0, channels.count().unwrap_or(1), 0, 0), DType::U8, &Device::Cpu)?;
         return Ok(Decoded { images, kept: Vec::new(), skipped });
     };
     let (c, h, w) = (first.c, first.h, first.w);

@@ -276,10 +276,7 @@ pub fn generated_steel(n: usize, opts: &LoadOptions, device: &Device) -> Result<
         images = images.repeat((1, 3, 1, 1))?;
     }
     if let Some((rw, rh)) = opts.resize {
-        images = match opts.filter {
-            crate::ResizeFilter::Area => candlebook_kernels::resize_area(&images, rw, rh)?,
-            crate::ResizeFilter::Bilinear => crate::transform::resize_bilinear(&images, rw, rh)?.round()?.clamp(0f32, 255f32)?.to_dtype(candle_core::DType::U8)?,
-        };
+        images = crate::decode::resize_u8(&images, (rw, rh), opts.filter)?;
     }
     let (binary, multi) = steel_labels(&image_ids, &rows);
     let what = format!("{n} generated 1600x256 steel plates with synthetic defects ({} rows)", rows.len());
