@@ -29,6 +29,9 @@ pub use candlebook_kernels as kernels;
 pub use candlebook_models as models;
 pub use candlebook_plots as plots;
 
+/// This crate's version, for a notebook's "versions in use" line.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Everything a notebook cell uses, in one import.
 pub mod prelude {
     pub use candle_core::{DType, Device, IndexOp, Tensor, D};
@@ -52,8 +55,8 @@ pub mod prelude {
     };
     pub use candlebook_models::zoo;
     pub use candlebook_plots::{
-        batch_views, feature_map_grid, image_grid, learning_curve, loss_comparison, misclassified_grid, parameter_sweep,
-        prediction_panel, show_misclassified, probability_bars, side_by_side, stack_shared_x, BarChart, Colormap, ConfusionMatrixPlot,
+        batch_views, feature_map_grid, image_grid, labelled_grid, learning_curve, loss_comparison, misclassified_grid, parameter_sweep,
+        prediction_grid, prediction_panel, rgb_channels, show_misclassified, probability_bars, side_by_side, stack_shared_x, BarChart, Colormap, ConfusionMatrixPlot,
         Figure, ImageView, LearningCurves, LineChart, Panel, PlotError,
     };
 }

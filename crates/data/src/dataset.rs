@@ -180,6 +180,21 @@ impl Dataset {
         Ok(self.labels.to_vec1::<u32>()?)
     }
 
+    /// The distinct label values, sorted (NumPy's `np.unique(labels)`).
+    ///
+    /// ```
+    /// use candlebook_data::{generated, Split};
+    /// let ds = generated::cifar10(Split::Test, 2, &candle_core::Device::Cpu)?;
+    /// assert_eq!(ds.unique_labels()?, (0..10).collect::<Vec<u32>>());
+    /// # Ok::<(), candlebook_data::DataError>(())
+    /// ```
+    pub fn unique_labels(&self) -> Result<Vec<u32>> {
+        let mut v = self.labels_vec()?;
+        v.sort_unstable();
+        v.dedup();
+        Ok(v)
+    }
+
     /// Samples per class (a label histogram), index = class.
     pub fn class_counts(&self) -> Result<Vec<usize>> {
         let mut counts = vec![0usize; self.num_classes()];

@@ -101,6 +101,51 @@ impl DataRoot {
 }
 
 impl DataRoot {
+    /// The first `n` images (by file name) of the folder `relative`, each at its own size, for a
+    /// look at raw files before any resizing (`(C, H, W)` u8 as [`load_image`] reads them). When the folder is absent,
+    /// `n` stand-ins from `fallback(i, device)`. Prints one line saying which, like
+    /// [`DataRoot::image_or_generated`]. A folder holding fewer than `n` images gives them all;
+    /// one that cannot be decoded is an error naming the file.
+    ///
+    /// ```
+    /// use candlebook_data::{generated, DataRoot};
+    /// let root = DataRoot::at("/nonexistent/datasets");
+    /// let dev = candle_core::Device::Cpu;
+    /// let photos = root.first_images_or_generated("faces/female", 3, &dev, |i, d| generated::face_photo(i, 0, d))?;
+    /// assert_eq!(photos.len(), 3);
+    /// assert!(photos.iter().all(|p| p.is_generated()));
+    /// assert_ne!(photos[0].image.dims(), photos[1].image.dims());
+    /// # Ok::<(), candlebook_data::DataError>(())
+    /// ```
+    pub fn first_images_or_generated(
+        &self,
+        relative: impl AsRef<Path>,
+        n: usize,
+        device: &Device,
+        fallback: impl Fn(usize, &Device) -> Result<Tensor>,
+    ) -> Result<Vec<LoadedImage>> {
+        let dir = self.join(relative.as_ref());
+        if dir.exists() {
+            let files = crate::decode::image_files(&dir)?;
+            let out = files
+                .iter()
+                .take(n)
+                .map(|f| {
+                    let image = load_image(f, device)?;
+                    Ok(LoadedImage { image, source: ImageSource::File(f.clone()) })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let sizes: Vec<String> = out.iter().map(|l| l.image.dims3().map(|(_, h, w)| format!("{w}x{h}"))).collect::<candle_core::Result<_>>()?;
+            println!("REAL DATA: the first {} of {} images in {} ({})", out.len(), files.len(), dir.display(), sizes.join(", "));
+            Ok(out)
+        } else {
+            let out = (0..n).map(|i| Ok(LoadedImage { image: fallback(i, device)?, source: ImageSource::Generated })).collect::<Result<Vec<_>>>()?;
+            let hint = if self.from_env { "" } else { "; set CANDLEBOOK_DATA to the datasets folder for the real images" };
+            println!("GENERATED DATA: {} not found, using {n} generated stand-ins{hint}", dir.display());
+            Ok(out)
+        }
+    }
+
     /// True when the root came from `CANDLEBOOK_DATA`.
     pub fn from_env(&self) -> bool {
         self.from_env

@@ -517,6 +517,26 @@ impl Sequential {
         Ok(names.iter().filter_map(|n| all.iter().find(|(name, _)| name == n).cloned()).collect())
     }
 
+    /// The output of one named layer (for one feature-map figure per cell): `x` through the model
+    /// up to that layer, in inference mode. An unknown name is an error that lists the layers.
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::{Conv2D, Flatten, Dense, Input, Sequential};
+    /// let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu);
+    /// m.add(Conv2D::new(4, (3, 3)))?;
+    /// m.add(Flatten::new())?;
+    /// m.add(Dense::new(2))?;
+    /// let x = Tensor::zeros((1, 1, 8, 8), candle_core::DType::F32, &Device::Cpu)?;
+    /// assert_eq!(m.feature_map(&x, "conv2d")?.dims(), &[1, 4, 6, 6]);
+    /// assert!(m.feature_map(&x, "conv2d_7").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn feature_map(&self, x: &Tensor, name: &str) -> Result<Tensor> {
+        let mut maps = self.feature_maps(x, &[name])?;
+        maps.pop().map(|(_, t)| t).ok_or_else(|| ModelError::Spec(format!("no layer named '{name}'")))
+    }
+
     /// One training step as Keras's `train_on_batch`: forward in training mode, the loss (plus the
     /// L2 terms), gradients, one optimiser update of the trainable variables. Returns the loss
     /// Keras would report for this batch. A NaN or infinite loss is an error and nothing is updated.

@@ -63,6 +63,100 @@ where
     Ok(fig)
 }
 
+/// Class indices from a label tensor of any integer dtype and shape `(N)` or `(N, 1)`.
+fn class_indices(labels: &Tensor) -> Result<Vec<i64>> {
+    Ok(labels.flatten_all()?.to_dtype(DType::I64)?.to_vec1::<i64>()?)
+}
+
+/// The first `rows × cols` images of a batch (fewer if the batch is smaller), each captioned with
+/// its class name: the seeds' "some images from the training set" figures
+/// (`plt.subplot(rows, cols, i)`, `plt.xlabel(class_names[label])`). `labels` holds one class
+/// index per image (any integer dtype); a label outside `class_names` is shown as its number.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// let images = Tensor::zeros((12, 3, 8, 8), DType::U8, &Device::Cpu).unwrap();
+/// let labels = Tensor::new(&[0u32, 1, 1, 0, 1, 0, 0, 1, 1, 0, 1, 0], &Device::Cpu).unwrap();
+/// let fig = candlebook_plots::labelled_grid(&images, &labels, &["cat", "dog"], 2, 5).unwrap();
+/// assert_eq!((fig.grid_shape(), fig.panel_count()), ((2, 5), 10));
+/// ```
+pub fn labelled_grid<S: AsRef<str>>(images: &Tensor, labels: &Tensor, class_names: &[S], rows: usize, cols: usize) -> Result<Figure> {
+    let n = images.dims().first().copied().unwrap_or(0);
+    let labels = class_indices(labels)?;
+    if labels.len() != n {
+        return Err(PlotError::LengthMismatch { name: "images/labels".into(), x_len: n, y_len: labels.len() });
+    }
+    let take = n.min(rows * cols);
+    let views = batch_views(&images.narrow(0, 0, take)?)?;
+    let name = |l: i64| usize::try_from(l).ok().and_then(|c| class_names.get(c)).map_or(l.to_string(), |s| s.as_ref().to_string());
+    image_grid(views.into_iter().zip(&labels).map(|(v, &l)| (v.axis(false), name(l))), rows, cols)
+}
+
+/// The three channels of one RGB image `(3, H, W)` side by side, each drawn from black to its own
+/// colour (red, green, blue) in 20 levels: the faces tutorial's channel views
+/// (`LinearSegmentedColormap.from_list("Custom", [(0, 0, 0), (1, 0, 0)], N=20)`).
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let img = Tensor::rand(0f32, 255f32, (3, 16, 16), &Device::Cpu).unwrap();
+/// assert_eq!(candlebook_plots::rgb_channels(&img).unwrap().panel_count(), 3);
+/// let gray = Tensor::rand(0f32, 255f32, (1, 16, 16), &Device::Cpu).unwrap();
+/// assert!(candlebook_plots::rgb_channels(&gray).is_err());
+/// ```
+pub fn rgb_channels(image: &Tensor) -> Result<Figure> {
+    let dims = image.dims().to_vec();
+    if dims.len() != 3 || dims[0] != 3 {
+        return Err(PlotError::BadImageShape { shape: dims });
+    }
+    let colours = [("red", [255, 0, 0]), ("green", [0, 255, 0]), ("blue", [0, 0, 255])];
+    let mut fig = Figure::grid(1, 3).size(900, 330);
+    for (c, (name, rgb)) in colours.into_iter().enumerate() {
+        let view = ImageView::new(&image.get(c)?)?.cmap(crate::Colormap::linear_levels(&[[0, 0, 0], rgb], 20)?);
+        fig.push(Panel::captioned(view, name));
+    }
+    Ok(fig)
+}
+
+/// The first `rows × cols` images, each titled `True: <class>` / `Predict: <class>`, no axes: the
+/// CIFAR-10 tutorial's 5×5 look at test predictions. `true_labels` and `predicted` hold class
+/// indices (any integer dtype), or `predicted` may be the `(N, K)` probabilities, whose argmax is
+/// taken.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// let images = Tensor::zeros((4, 3, 8, 8), DType::U8, &Device::Cpu).unwrap();
+/// let truth = Tensor::new(&[0u32, 1, 1, 0], &Device::Cpu).unwrap();
+/// let probs = Tensor::new(&[[0.9f32, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]], &Device::Cpu).unwrap();
+/// let fig = candlebook_plots::prediction_grid(&images, &truth, &probs, &["cat", "dog"], 2, 2).unwrap();
+/// assert_eq!(fig.panel_count(), 4);
+/// ```
+pub fn prediction_grid<S: AsRef<str>>(
+    images: &Tensor,
+    true_labels: &Tensor,
+    predicted: &Tensor,
+    class_names: &[S],
+    rows: usize,
+    cols: usize,
+) -> Result<Figure> {
+    if rows == 0 || cols == 0 {
+        return Err(PlotError::BadLayout(format!("a {rows}x{cols} grid has no cells")));
+    }
+    let n = images.dims().first().copied().unwrap_or(0);
+    let predicted = if predicted.rank() == 2 { predicted.argmax(1)? } else { predicted.clone() };
+    let truth = class_indices(true_labels)?;
+    let guess = class_indices(&predicted)?;
+    if truth.len() != n || guess.len() != n {
+        return Err(PlotError::LengthMismatch { name: "images/true labels/predictions".into(), x_len: n, y_len: truth.len().min(guess.len()) });
+    }
+    let name = |l: i64| usize::try_from(l).ok().and_then(|c| class_names.get(c)).map_or(l.to_string(), |s| s.as_ref().to_string());
+    let take = n.min(rows * cols);
+    let mut fig = Figure::grid(rows, cols).size(200 * cols as u32, 230 * rows as u32);
+    for (i, v) in batch_views(&images.narrow(0, 0, take)?)?.into_iter().enumerate() {
+        fig.push(v.axis(false).title(format!("True: {}\nPredict: {}", name(truth[i]), name(guess[i]))));
+    }
+    Ok(fig)
+}
+
 /// Every channel of one layer's output as a grid of small images, each scaled to its own minimum and
 /// maximum, drawn with viridis and no axes (the seed's 8×16 grid for 128 channels). Accepts
 /// `(C, H, W)` or `(1, C, H, W)`; `cols` channels per row.

@@ -43,7 +43,7 @@ pub use confusion_plot::ConfusionMatrixPlot;
 pub use error::{PlotError, Result};
 pub use figure::{side_by_side, Figure, Panel};
 pub use font::FONT_FAMILY;
-pub use grids::{batch_views, feature_map_grid, image_grid, misclassified_grid, prediction_panel, show_misclassified};
+pub use grids::{batch_views, feature_map_grid, image_grid, labelled_grid, misclassified_grid, prediction_grid, prediction_panel, rgb_channels, show_misclassified};
 pub use history_plots::{learning_curve, loss_comparison, parameter_sweep, stack_shared_x, LearningCurves};
 pub use image_view::{ImageView, IntoImageView};
 pub use line_chart::{LineChart, Series, TAB10};

@@ -8,7 +8,7 @@ use crate::error::Result;
 mod canvas;
 mod sets;
 
-pub use sets::{cifar10, faces, fingers, sign_mnist, CIFAR10_CLASSES};
+pub use sets::{cifar10, face_photo, faces, fingers, sign_mnist, CIFAR10_CLASSES};
 
 /// A small deterministic noise source (SplitMix64), so generated images have texture.
 struct Noise(u64);

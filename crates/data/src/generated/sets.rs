@@ -224,30 +224,62 @@ pub fn sign_mnist(split: Split, per_class: usize, device: &Device) -> Result<Dat
 /// height)`: a face with long hair framing it (female) or short hair and a darker jaw (male).
 pub fn faces(per_class: usize, (w, h): (usize, usize), device: &Device) -> Result<Dataset> {
     let n = per_class * 2;
-    let images = draw_all(n, (3, h, w), 400, device, |i, rng| {
-        let male = i % 2 == 1;
-        let (wf, hf) = (w as f32, h as f32);
-        let mut cv = Canvas::new(w, h, 3, &[rng.range(90.0, 200.0), rng.range(90.0, 200.0), rng.range(90.0, 200.0)]);
-        let (cx, cy) = (wf * rng.range(0.45, 0.55), hf * rng.range(0.45, 0.55));
-        let hair = [rng.range(20.0, 120.0), rng.range(15.0, 80.0), rng.range(10.0, 50.0)];
-        let skin = [rng.range(170.0, 235.0), rng.range(130.0, 190.0), rng.range(110.0, 160.0)];
-        if male {
-            cv.ellipse(cx, cy - hf * 0.08, wf * 0.27, hf * 0.30, 0.0, &hair);
-        } else {
-            cv.ellipse(cx, cy + hf * 0.05, wf * 0.36, hf * 0.42, 0.0, &hair);
-        }
-        cv.ellipse(cx, cy, wf * 0.22, hf * 0.28, 0.0, &skin);
-        if male {
-            cv.ellipse(cx, cy + hf * 0.17, wf * 0.16, hf * 0.09, 0.0, &skin.map(|v| v * 0.6));
-        }
-        for ex in [-0.08, 0.08] {
-            cv.ellipse(cx + wf * ex, cy - hf * 0.05, wf * 0.03, hf * 0.02, 0.0, &[30.0, 30.0, 30.0]);
-        }
-        cv.ellipse(cx, cy + hf * 0.12, wf * 0.07, hf * 0.02, 0.0, &[170.0, 60.0, 70.0]);
-        cv.noise(rng, 8.0);
-        cv
-    })?;
+    let images = draw_all(n, (3, h, w), 400, device, |i, rng| draw_face(w, h, i % 2 == 1, rng))?;
     let labels: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
     let what = format!("{n} drawn {w}x{h} RGB faces, {per_class} per class");
     Dataset::new(images, Tensor::from_vec(labels, n, device)?, vec!["female".into(), "male".into()], DataSource::Generated(what))
+}
+
+/// Sizes `(width, height)` of the generated "photos": portrait, landscape and square, as the
+/// real collection's photos vary.
+const PHOTO_SIZES: [(usize, usize); 6] = [(300, 400), (448, 336), (256, 256), (320, 448), (400, 300), (280, 360)];
+
+/// One generated face "photo" `(3, H, W)` u8 for the faces tutorial's look at the raw files:
+/// class 0 female, 1 male (as [`faces`] draws them), in a size that changes with `index` (six
+/// sizes in turn, portrait, landscape and square), so the stand-ins differ in shape like the real
+/// photos do. Deterministic.
+///
+/// ```
+/// use candlebook_data::generated::face_photo;
+/// let dev = candle_core::Device::Cpu;
+/// let (a, b) = (face_photo(0, 0, &dev)?, face_photo(1, 0, &dev)?);
+/// assert_eq!((a.dims(), b.dims()), (&[3, 400, 300][..], &[3, 336, 448][..]));
+/// assert_eq!(a.to_vec3::<u8>()?, face_photo(0, 0, &dev)?.to_vec3::<u8>()?);
+/// assert!(face_photo(0, 2, &dev).is_err());
+/// # Ok::<(), candlebook_data::DataError>(())
+/// ```
+pub fn face_photo(index: usize, class: usize, device: &Device) -> Result<Tensor> {
+    if class > 1 {
+        return Err(crate::DataError::BadArgument(format!("face_photo: class {class} is not 0 (female) or 1 (male)")));
+    }
+    let (w, h) = PHOTO_SIZES[index % PHOTO_SIZES.len()];
+    let seed = 500 + 2 * index as u64 + class as u64;
+    Ok(draw_all(1, (3, h, w), seed, device, |_, rng| draw_face(w, h, class == 1, rng))?.squeeze(0)?)
+}
+
+/// A face on a plain background in a `w × h` canvas: long hair framing it (female) or short hair
+/// and a darker jaw (male).
+fn draw_face(w: usize, h: usize, male: bool, rng: &mut XorShift) -> Canvas {
+    let (wf, hf) = (w as f32, h as f32);
+    // the face's size follows the shorter side, so wide and tall canvases keep round faces
+    let (sx, sy) = (wf.min(hf), wf.min(hf));
+    let mut cv = Canvas::new(w, h, 3, &[rng.range(90.0, 200.0), rng.range(90.0, 200.0), rng.range(90.0, 200.0)]);
+    let (cx, cy) = (wf * rng.range(0.45, 0.55), hf * rng.range(0.45, 0.55));
+    let hair = [rng.range(20.0, 120.0), rng.range(15.0, 80.0), rng.range(10.0, 50.0)];
+    let skin = [rng.range(170.0, 235.0), rng.range(130.0, 190.0), rng.range(110.0, 160.0)];
+    if male {
+        cv.ellipse(cx, cy - sy * 0.08, sx * 0.27, sy * 0.30, 0.0, &hair);
+    } else {
+        cv.ellipse(cx, cy + sy * 0.05, sx * 0.36, sy * 0.42, 0.0, &hair);
+    }
+    cv.ellipse(cx, cy, sx * 0.22, sy * 0.28, 0.0, &skin);
+    if male {
+        cv.ellipse(cx, cy + sy * 0.17, sx * 0.16, sy * 0.09, 0.0, &skin.map(|v| v * 0.6));
+    }
+    for ex in [-0.08, 0.08] {
+        cv.ellipse(cx + sx * ex, cy - sy * 0.05, sx * 0.03, sy * 0.02, 0.0, &[30.0, 30.0, 30.0]);
+    }
+    cv.ellipse(cx, cy + sy * 0.12, sx * 0.07, sy * 0.02, 0.0, &[170.0, 60.0, 70.0]);
+    cv.noise(rng, 8.0);
+    cv
 }
