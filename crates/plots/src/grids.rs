@@ -63,15 +63,15 @@ where
     Ok(fig)
 }
 
-/// Class indices from a label tensor of any integer dtype and shape `(N)` or `(N, 1)`.
-fn class_indices(labels: &Tensor) -> Result<Vec<i64>> {
-    Ok(labels.flatten_all()?.to_dtype(DType::I64)?.to_vec1::<i64>()?)
+/// The name of class `c`, or its number when `class_names` has no entry for it.
+fn class_name<S: AsRef<str>>(class_names: &[S], c: usize) -> String {
+    class_names.get(c).map_or(c.to_string(), |s| s.as_ref().to_string())
 }
 
 /// The first `rows × cols` images of a batch (fewer if the batch is smaller), each captioned with
 /// its class name: the seeds' "some images from the training set" figures
 /// (`plt.subplot(rows, cols, i)`, `plt.xlabel(class_names[label])`). `labels` holds one class
-/// index per image (any integer dtype); a label outside `class_names` is shown as its number.
+/// index per image, `(N)`; a label outside `class_names` is shown as its number.
 ///
 /// ```
 /// use candle_core::{DType, Device, Tensor};
@@ -82,14 +82,13 @@ fn class_indices(labels: &Tensor) -> Result<Vec<i64>> {
 /// ```
 pub fn labelled_grid<S: AsRef<str>>(images: &Tensor, labels: &Tensor, class_names: &[S], rows: usize, cols: usize) -> Result<Figure> {
     let n = images.dims().first().copied().unwrap_or(0);
-    let labels = class_indices(labels)?;
+    let labels = candlebook_models::class_indices(labels)?;
     if labels.len() != n {
         return Err(PlotError::LengthMismatch { name: "images/labels".into(), x_len: n, y_len: labels.len() });
     }
     let take = n.min(rows * cols);
     let views = batch_views(&images.narrow(0, 0, take)?)?;
-    let name = |l: i64| usize::try_from(l).ok().and_then(|c| class_names.get(c)).map_or(l.to_string(), |s| s.as_ref().to_string());
-    image_grid(views.into_iter().zip(&labels).map(|(v, &l)| (v.axis(false), name(l))), rows, cols)
+    image_grid(views.into_iter().zip(&labels).map(|(v, &l)| (v.axis(false), class_name(class_names, l))), rows, cols)
 }
 
 /// The three channels of one RGB image `(3, H, W)` side by side, each drawn from black to its own
@@ -119,8 +118,8 @@ pub fn rgb_channels(image: &Tensor) -> Result<Figure> {
 
 /// The first `rows × cols` images, each titled `True: <class>` / `Predict: <class>`, no axes: the
 /// CIFAR-10 tutorial's 5×5 look at test predictions. `true_labels` and `predicted` hold class
-/// indices (any integer dtype), or `predicted` may be the `(N, K)` probabilities, whose argmax is
-/// taken.
+/// indices `(N)`, or `predicted` may be the `(N, K)` probabilities, whose argmax is taken
+/// (as [`candlebook_models::class_indices`]).
 ///
 /// ```
 /// use candle_core::{DType, Device, Tensor};
@@ -142,17 +141,15 @@ pub fn prediction_grid<S: AsRef<str>>(
         return Err(PlotError::BadLayout(format!("a {rows}x{cols} grid has no cells")));
     }
     let n = images.dims().first().copied().unwrap_or(0);
-    let predicted = if predicted.rank() == 2 { predicted.argmax(1)? } else { predicted.clone() };
-    let truth = class_indices(true_labels)?;
-    let guess = class_indices(&predicted)?;
+    let truth = candlebook_models::class_indices(true_labels)?;
+    let guess = candlebook_models::class_indices(predicted)?;
     if truth.len() != n || guess.len() != n {
         return Err(PlotError::LengthMismatch { name: "images/true labels/predictions".into(), x_len: n, y_len: truth.len().min(guess.len()) });
     }
-    let name = |l: i64| usize::try_from(l).ok().and_then(|c| class_names.get(c)).map_or(l.to_string(), |s| s.as_ref().to_string());
     let take = n.min(rows * cols);
     let mut fig = Figure::grid(rows, cols).size(200 * cols as u32, 230 * rows as u32);
     for (i, v) in batch_views(&images.narrow(0, 0, take)?)?.into_iter().enumerate() {
-        fig.push(v.axis(false).title(format!("True: {}\nPredict: {}", name(truth[i]), name(guess[i]))));
+        fig.push(v.axis(false).title(format!("True: {}\nPredict: {}", class_name(class_names, truth[i]), class_name(class_names, guess[i]))));
     }
     Ok(fig)
 }
