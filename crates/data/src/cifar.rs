@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
+#[cfg(feature = "parquet")]
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -72,6 +73,21 @@ pub fn cifar_bin_files(dir: impl AsRef<Path>, split: Split) -> Vec<PathBuf> {
 /// Reads a CIFAR-10 parquet file (the hub's `uoft-cs/cifar10` layout: `img` struct with PNG
 /// `bytes`, `label`) through polars, decoding the PNGs in parallel. Images are `(N, 3, 32, 32)`:
 /// height then width, the same orientation as [`load_cifar_bin`].
+///
+/// Needs the `parquet` feature; without it this returns [`DataError::FeatureDisabled`], which
+/// says how to turn it on.
+#[cfg(not(feature = "parquet"))]
+pub fn load_cifar_parquet(path: impl AsRef<Path>, _device: &Device) -> Result<Dataset> {
+    Err(DataError::FeatureDisabled { feature: "parquet", what: format!("reading the parquet file {}", path.as_ref().display()) })
+}
+
+/// Reads a CIFAR-10 parquet file (the hub's `uoft-cs/cifar10` layout: `img` struct with PNG
+/// `bytes`, `label`) through polars, decoding the PNGs in parallel. Images are `(N, 3, 32, 32)`:
+/// height then width, the same orientation as [`load_cifar_bin`].
+///
+/// Needs the `parquet` feature; without it this returns [`DataError::FeatureDisabled`], which
+/// says how to turn it on.
+#[cfg(feature = "parquet")]
 pub fn load_cifar_parquet(path: impl AsRef<Path>, device: &Device) -> Result<Dataset> {
     let path = path.as_ref();
     let file = std::fs::File::open(path).map_err(DataError::io(path))?;

@@ -53,6 +53,9 @@ pub enum DataError {
     /// A split or transform asked for something impossible.
     #[error("{0}")]
     BadArgument(String),
+    /// A loader whose format this build leaves out (a cargo feature that is off).
+    #[error("{what} needs the `{feature}` feature: add features = [\"{feature}\"] to the candlebook (or candlebook-data) dependency, e.g. `:dep candlebook = {{ path = \"../crates/candlebook\", features = [\"{feature}\"] }}`")]
+    FeatureDisabled { feature: &'static str, what: String },
     /// Reading CSV or parquet through polars failed.
     #[error("{path}: {source}")]
     Polars { path: PathBuf, source: polars::error::PolarsError },

@@ -165,15 +165,20 @@ fn cifar_record(label: u8, seed: u8) -> Vec<u8> {
     r
 }
 
-#[test]
-fn cifar_binary_batch_and_hub_parquet_agree() {
-    use polars::prelude::*;
-    let d = tmp("cifar");
+fn cifar_test_batch(d: &Path) -> ([Vec<u8>; 3], Dataset) {
     let bin = d.join("cifar-10-batches-bin");
     std::fs::create_dir_all(&bin).unwrap();
     let recs = [cifar_record(3, 0), cifar_record(0, 17), cifar_record(9, 101)];
     std::fs::write(bin.join("test_batch.bin"), recs.concat()).unwrap();
     let ds = load_cifar_bin(&cifar_bin_files(&bin, Split::Test), &Device::Cpu).unwrap();
+    (recs, ds)
+}
+
+#[test]
+fn cifar_binary_batches() {
+    let d = tmp("cifar-bin");
+    let (recs, ds) = cifar_test_batch(&d);
+    let bin = d.join("cifar-10-batches-bin");
     assert_eq!(ds.images.dims(), &[3, 3, 32, 32]);
     assert_eq!(ds.labels_vec().unwrap(), vec![3, 0, 9]);
     // channel 1, row 2, column 3 of record 1: 17 + 80 + 4 + 15
@@ -187,6 +192,22 @@ fn cifar_binary_batch_and_hub_parquet_agree() {
     std::fs::write(bin.join("lbl.bin"), cifar_record(10, 0)).unwrap();
     let e = load_cifar_bin(&[bin.join("lbl.bin")], &Device::Cpu).unwrap_err();
     assert!(e.to_string().contains("label 10"), "{e}");
+}
+
+#[cfg(not(feature = "parquet"))]
+#[test]
+fn cifar_parquet_without_the_feature_says_how_to_enable_it() {
+    let e = load_cifar_parquet("/nowhere/test-00000-of-00001.parquet", &Device::Cpu).unwrap_err();
+    assert!(matches!(e, DataError::FeatureDisabled { feature: "parquet", .. }), "{e}");
+    assert!(e.to_string().contains(r#"features = ["parquet"]"#), "{e}");
+}
+
+#[cfg(feature = "parquet")]
+#[test]
+fn cifar_binary_batch_and_hub_parquet_agree() {
+    use polars::prelude::*;
+    let d = tmp("cifar");
+    let (recs, ds) = cifar_test_batch(&d);
 
     // the same three images as the hub's parquet: img {bytes: PNG, path}, label
     let pngs: Vec<Vec<u8>> = recs
