@@ -1,9 +1,11 @@
-"""Training throughput: candlebook (Rust, CPU) against Keras/TensorFlow (CPU), same models, same
-batch sizes, same thread count, synthetic data, alternating runs in one go.
+"""Training and inference throughput: candlebook (Rust, CPU) against Keras/TensorFlow (CPU), same
+models, same batch sizes, same thread count, synthetic data, alternating runs in one go.
 
-Usage: bench_train.py <our-binary> [--steps N] [--rounds R] [models...]
-Each run is a fresh process: two warm-up steps, then N timed steps (forward, backward, Adam).
-Prints one line per model with the best of R rounds on each side and ratio = ours / keras.
+Usage: bench_train.py <our-binary> [--steps N] [--rounds R] [--no-predict] [models...]
+Each run is a fresh process. Training: two warm-up steps, then N timed steps (forward, backward,
+Adam; Keras's train_on_batch). Inference: one warm-up call, then N timed calls of predict on one
+batch, in batches of 32 (Keras's model.predict(x, batch_size=32)).
+Prints one line per model and mode with the best of R rounds on each side and ratio = ours / keras.
 """
 import argparse
 import os
@@ -76,7 +78,7 @@ def keras_model(name):
     return m
 
 
-def run_keras(name, steps):
+def run_keras(name, steps, mode):
     """Runs in a child process: prints img_per_s=..."""
     import numpy as np
     import tensorflow as tf
@@ -91,12 +93,22 @@ def run_keras(name, steps):
     x = rng.random(shape, dtype=np.float32)
     classes = m.output_shape[-1]
     y = (np.arange(batch) % classes).astype(np.int64)
-    for _ in range(2):
-        m.train_on_batch(x, y)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        m.train_on_batch(x, y)
-    dt = time.perf_counter() - t0
+    if mode == "predict":
+        # PREDICT_IMAGES in crates/models/src/throughput.rs: eight batches of 32 per call
+        batch = 256
+        x = rng.random((batch,) + tuple(m.input_shape[1:]), dtype=np.float32)
+        m.predict(x, batch_size=32, verbose=0)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            m.predict(x, batch_size=32, verbose=0)
+        dt = time.perf_counter() - t0
+    else:
+        for _ in range(2):
+            m.train_on_batch(x, y)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            m.train_on_batch(x, y)
+        dt = time.perf_counter() - t0
     print(f"model={name} batch={batch} steps={steps} img_per_s={steps * batch / dt:.1f}")
 
 
@@ -112,26 +124,30 @@ def main():
     ap.add_argument("ours", nargs="?")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--no-predict", action="store_true", help="training only")
     ap.add_argument("--keras-child", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", default="train", help=argparse.SUPPRESS)
     ap.add_argument("models", nargs="*")
     a = ap.parse_intermixed_args()
     if a.keras_child:
-        run_keras(a.keras_child, a.steps)
+        run_keras(a.keras_child, a.steps, a.mode)
         return
     env = dict(os.environ, RAYON_NUM_THREADS="2", CANDLE_NUM_THREADS="2", OMP_NUM_THREADS="2", TF_CPP_MIN_LOG_LEVEL="2")
+    modes = ["train"] if a.no_predict else ["train", "predict"]
     for name in a.models or list(MODELS):
-        best = {"ours": 0.0, "keras": 0.0}
-        for _ in range(a.rounds):
-            k = subprocess.run([sys.executable, __file__, "--keras-child", name, "--steps", str(a.steps)], env=env, capture_output=True, text=True)
-            if k.returncode != 0:
-                raise SystemExit(f"keras run failed for {name}:\n{k.stderr[-2000:]}")
-            best["keras"] = max(best["keras"], parse(k.stdout))
-            o = subprocess.run([a.ours, name, str(a.steps)], env=env, capture_output=True, text=True)
-            if o.returncode != 0:
-                raise SystemExit(f"our run failed for {name}:\n{o.stderr[-2000:]}")
-            best["ours"] = max(best["ours"], parse(o.stdout))
-        print(f"{name:16s} batch={MODELS[name]:3d}  ours={best['ours']:8.1f} img/s  keras={best['keras']:8.1f} img/s  ratio={best['ours'] / best['keras']:.2f}", flush=True)
-
+        for mode in modes:
+            best = {"ours": 0.0, "keras": 0.0}
+            for _ in range(a.rounds):
+                cmd = [sys.executable, __file__, "--keras-child", name, "--mode", mode, "--steps", str(a.steps)]
+                k = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                if k.returncode != 0:
+                    raise SystemExit(f"keras {mode} run failed for {name}:\n{k.stderr[-2000:]}")
+                best["keras"] = max(best["keras"], parse(k.stdout))
+                o = subprocess.run([a.ours, name, str(a.steps), mode], env=env, capture_output=True, text=True)
+                if o.returncode != 0:
+                    raise SystemExit(f"our {mode} run failed for {name}:\n{o.stderr[-2000:]}")
+                best["ours"] = max(best["ours"], parse(o.stdout))
+            print(f"{name:16s} {mode:7s} batch={MODELS[name]:3d}  ours={best['ours']:8.1f} img/s  keras={best['keras']:8.1f} img/s  ratio={best['ours'] / best['keras']:.2f}", flush=True)
 
 if __name__ == "__main__":
     main()

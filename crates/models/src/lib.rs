@@ -29,6 +29,7 @@ mod persist;
 mod sequential;
 mod spec;
 mod summary;
+pub mod throughput;
 pub mod zoo;
 
 pub use confusion::{class_indices, misclassified, ConfusionMatrix};
