@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
+#![allow(dead_code)]
 
 use candle_core::{Device, Tensor};
 
@@ -14,3 +15,5 @@ pub fn rand(shape: &[usize], seed: u64) -> Tensor {
         .collect();
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
+
+pub mod fixtures;
