@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor};
 
 use crate::error::{ModelError, Result};
 use crate::history::History;
@@ -206,19 +206,87 @@ impl Fit {
     }
 }
 
-/// Number of correct predictions in a batch, for the loss's kind of target.
-fn correct(output: &Tensor, target: &Tensor, loss: Loss) -> Result<f64> {
-    let n = match loss {
-        Loss::CategoricalCrossentropy { .. } => output.argmax(D::Minus1)?.eq(&target.argmax(D::Minus1)?)?,
-        Loss::SparseCategoricalCrossentropy { .. } => {
-            output.argmax(D::Minus1)?.eq(&target.flatten_all()?.to_dtype(DType::U32)?)?
+/// The accuracy Keras's `metrics=["accuracy"]` stands for, which Keras picks from the shapes of
+/// the targets and the output (`compile_utils.get_metric`), whatever the loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accuracy {
+    /// One output unit: `BinaryAccuracy`, the output above 0.5 (also for a model whose loss
+    /// takes logits, as Keras does) equal to the target.
+    Binary,
+    /// Integer targets: `SparseCategoricalAccuracy`, the output's argmax equal to the target.
+    Sparse,
+    /// Otherwise `CategoricalAccuracy`: the output's argmax equal to the target's.
+    Categorical,
+}
+
+impl Accuracy {
+    /// Keras's `is_binary_or_sparse_categorical(y_true, y_pred)`.
+    fn for_shapes(target: &[usize], output: &[usize]) -> Accuracy {
+        let (t_last, o_last) = (target.last().copied().unwrap_or(1), output.last().copied().unwrap_or(1));
+        if o_last == 1 {
+            Accuracy::Binary
+        } else if target.len() < output.len() || (t_last == 1 && o_last > 1) {
+            Accuracy::Sparse
+        } else {
+            Accuracy::Categorical
         }
-        Loss::BinaryCrossentropy { from_logits } => {
-            let threshold = if from_logits { 0.0 } else { 0.5 };
-            output.gt(threshold)?.eq(&target.to_dtype(output.dtype())?.gt(0.5)?)?
+    }
+}
+
+/// The index of the first largest value (TensorFlow's `argmax`).
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate().skip(1) {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The sum over the batch of each example's accuracy (Keras averages over the rest of an
+/// example's values first, then over examples), as Keras's `metrics=["accuracy"]` computes it
+/// (see [`Accuracy`]). Shapes that do not fit are an error naming them.
+fn correct(output: &Tensor, target: &Tensor) -> Result<f64> {
+    let n = output.dim(0)?;
+    let kind = Accuracy::for_shapes(target.dims(), output.dims());
+    let mismatch = || {
+        ModelError::Shape(format!("accuracy ({kind:?}): targets of shape {:?} do not fit outputs of shape {:?}", target.dims(), output.dims()))
+    };
+    let values = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?) };
+    // per-value matches, grouped by example below
+    let matches: Vec<bool> = match kind {
+        Accuracy::Binary => {
+            let (t, o) = crate::optim::same_rank(target, output)?;
+            if t.dims() != o.dims() {
+                return Err(mismatch());
+            }
+            let (t, o) = (values(&t)?, values(&o)?);
+            // `ops.equal(y_true, cast(y_pred > 0.5))`: a soft target matches nothing
+            t.iter().zip(&o).map(|(&t, &p)| t == if p > 0.5 { 1.0 } else { 0.0 }).collect()
+        }
+        Accuracy::Sparse | Accuracy::Categorical => {
+            let k = output.dims().last().copied().unwrap_or(1).max(1);
+            let predicted: Vec<usize> = values(output)?.chunks(k).map(argmax).collect();
+            let wanted: Vec<f32> = if kind == Accuracy::Sparse {
+                values(target)?
+            } else {
+                if target.dims() != output.dims() {
+                    return Err(mismatch());
+                }
+                values(target)?.chunks(k).map(|row| argmax(row) as f32).collect()
+            };
+            if wanted.len() != predicted.len() {
+                return Err(mismatch());
+            }
+            wanted.iter().zip(&predicted).map(|(&t, &p)| t == p as f32).collect()
         }
     };
-    Ok(n.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?)
+    if n == 0 || matches.len() % n != 0 {
+        return Err(mismatch());
+    }
+    let per = matches.len() / n;
+    Ok(matches.chunks(per).map(|m| m.iter().filter(|&&ok| ok).count() as f64 / per as f64).sum())
 }
 
 impl Sequential {
@@ -252,7 +320,7 @@ impl Sequential {
             let (xb, yb) = (x.narrow(0, start, len)?, y.narrow(0, start, len)?);
             let (out, logits) = self.forward_with_logits(&xb, false)?;
             loss_sum += loss.compute_keras(&out, logits.as_ref(), &yb)?.to_dtype(DType::F64)?.to_scalar::<f64>()? * len as f64;
-            right += correct(&out, &yb, loss)?;
+            right += correct(&out, &yb)?;
             start += len;
         }
         let reg = match self.regularization_loss()? {
@@ -355,7 +423,7 @@ impl Sequential {
                 };
                 loss_sum += l as f64 * len as f64;
                 if c.accuracy {
-                    right += correct(&out, &yb, c.loss)?;
+                    right += correct(&out, &yb)?;
                 }
                 b += 1;
             }

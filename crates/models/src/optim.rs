@@ -176,7 +176,8 @@ pub enum Loss {
     CategoricalCrossentropy { from_logits: bool },
     /// Integer targets `(N,)`.
     SparseCategoricalCrossentropy { from_logits: bool },
-    /// Targets in {0, 1}, same shape as the output.
+    /// Targets in {0, 1}, same shape as the output; for a one-unit output `(N, 1)`, targets `(N,)`
+    /// are taken as `(N, 1)`, as Keras does.
     BinaryCrossentropy { from_logits: bool },
 }
 
@@ -222,11 +223,30 @@ impl Loss {
     }
 
     /// Mean loss over the batch (Keras's `sum_over_batch_size` reduction).
+    ///
+    /// Targets whose rank differs from the output's by a last axis of size 1 are squeezed or
+    /// expanded first, as Keras's loss wrapper does: binary targets `(N,)` fit a one-unit output
+    /// `(N, 1)`. Any other difference of shapes is an error that names both shapes and the shape
+    /// expected (Keras raises one too).
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::Loss;
+    /// let p = Tensor::new(&[[0.9f32], [0.2]], &Device::Cpu)?;
+    /// let bce = Loss::binary_crossentropy();
+    /// let a = bce.compute(&p, &Tensor::new(&[1f32, 0.0], &Device::Cpu)?)?.to_scalar::<f32>()?;
+    /// let b = bce.compute(&p, &Tensor::new(&[[1f32], [0.0]], &Device::Cpu)?)?.to_scalar::<f32>()?;
+    /// assert_eq!(a, b);
+    /// let e = bce.compute(&p, &Tensor::new(&[[1f32, 0.0], [0.0, 1.0]], &Device::Cpu)?).unwrap_err();
+    /// assert!(e.to_string().contains("expected targets of shape [2, 1] or [2]"), "{e}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn compute(&self, output: &Tensor, target: &Tensor) -> Result<Tensor> {
         let per_example = match *self {
             Loss::CategoricalCrossentropy { from_logits } => {
+                let (target, output) = &same_rank(target, output)?;
                 if target.dims() != output.dims() {
-                    return Err(ModelError::Shape(format!("categorical cross-entropy: targets {:?} vs outputs {:?} (one-hot targets expected)", target.dims(), output.dims())));
+                    return Err(shape_error("categorical cross-entropy", target, output, "one-hot targets"));
                 }
                 let logp = log_probs(output, from_logits)?;
                 (target.to_dtype(logp.dtype())? * logp)?.sum(D::Minus1)?.neg()?
@@ -245,17 +265,17 @@ impl Loss {
                 logp.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?
             }
             Loss::BinaryCrossentropy { from_logits } => {
-                let y = target.to_dtype(output.dtype())?;
+                let (y, output) = &same_rank(&target.to_dtype(output.dtype())?, output)?;
                 if y.dims() != output.dims() {
-                    return Err(ModelError::Shape(format!("binary cross-entropy: targets {:?} vs outputs {:?}", y.dims(), output.dims())));
+                    return Err(shape_error("binary cross-entropy", target, output, "targets of 0 and 1"));
                 }
                 let l = if from_logits {
                     // TensorFlow's sigmoid_cross_entropy_with_logits: max(z, 0) - z·y + log(1 + e^-|z|)
                     let z = output;
-                    ((z.relu()? - (z * &y)?)? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)?
+                    ((z.relu()? - (z * y)?)? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)?
                 } else {
                     let p = output.clamp(EPSILON as f32, (1.0 - EPSILON) as f32)?;
-                    ((&y * p.log()?)? + ((y.affine(-1.0, 1.0))? * p.affine(-1.0, 1.0)?.log()?)?)?.neg()?
+                    ((y * p.log()?)? + ((y.affine(-1.0, 1.0))? * p.affine(-1.0, 1.0)?.log()?)?)?.neg()?
                 };
                 if l.rank() > 1 {
                     l.mean(D::Minus1)?
@@ -266,6 +286,38 @@ impl Loss {
         };
         Ok(per_example.mean_all()?)
     }
+}
+
+/// Keras's `squeeze_or_expand_to_same_rank(target, output)`: when the ranks differ by one and the
+/// longer shape ends in 1, that axis is dropped (or, against a rank-1 shape, the other one gains
+/// it): targets `(N,)` against outputs `(N, 1)` become `(N, 1)`.
+pub(crate) fn same_rank(target: &Tensor, output: &Tensor) -> Result<(Tensor, Tensor)> {
+    let (t, o) = (target.rank(), output.rank());
+    let (mut target, mut output) = (target.clone(), output.clone());
+    if t == o + 1 && target.dims().last() == Some(&1) {
+        if o == 1 {
+            output = output.unsqueeze(1)?;
+        } else {
+            target = target.squeeze(t - 1)?;
+        }
+    } else if o == t + 1 && output.dims().last() == Some(&1) {
+        if t == 1 {
+            target = target.unsqueeze(1)?;
+        } else {
+            output = output.squeeze(o - 1)?;
+        }
+    }
+    Ok((target, output))
+}
+
+/// A loss whose targets do not fit the output: both shapes, and the target shapes that would.
+fn shape_error(loss: &str, target: &Tensor, output: &Tensor, what: &str) -> ModelError {
+    let want = output.dims();
+    let alternatives = match want {
+        [n, 1] => format!("{want:?} or [{n}]"),
+        _ => format!("{want:?}"),
+    };
+    ModelError::Shape(format!("{loss}: targets of shape {:?} do not fit outputs of shape {:?}: expected targets of shape {alternatives} ({what})", target.dims(), want))
 }
 
 fn log_probs(output: &Tensor, from_logits: bool) -> Result<Tensor> {

@@ -4,6 +4,9 @@
 use candle_core::{DType, Device, Tensor};
 use candlebook_models::*;
 
+mod common;
+use common::fixtures;
+
 fn data(n: usize, seed: u64) -> (Tensor, Tensor) {
     let mut s = seed;
     let mut next = || {
@@ -111,4 +114,81 @@ fn a_diverging_loss_names_epoch_and_batch_and_bad_calls_are_errors() {
     assert!(m2.fit(&x, &y_short, Fit::new().verbose(false)).is_err());
     let bad = Tensor::zeros((32, 8, 8, 1), DType::F32, &Device::Cpu).unwrap();
     assert!(m2.fit(&bad, &y, Fit::new().verbose(false)).unwrap_err().to_string().contains("[32, 1, 8, 8]"));
+}
+
+/// A model that outputs its input (Input -> Activation), so `evaluate` and `fit` see exactly the
+/// fixture's predictions.
+fn passthrough(features: usize, activation: Activation) -> Sequential {
+    let mut m = Sequential::new(Input::flat(features), &Device::Cpu);
+    m.add(ActivationLayer::new(activation)).unwrap();
+    m
+}
+
+fn fixture_loss(case: &serde_json::Value) -> Loss {
+    let from_logits = case["from_logits"].as_bool().unwrap();
+    match case["loss"].as_str().unwrap() {
+        "binary_crossentropy" => Loss::BinaryCrossentropy { from_logits },
+        "categorical_crossentropy" => Loss::CategoricalCrossentropy { from_logits },
+        "sparse_categorical_crossentropy" => Loss::SparseCategoricalCrossentropy { from_logits },
+        other => panic!("loss {other}"),
+    }
+}
+
+fn fixture_activation(case: &serde_json::Value) -> Activation {
+    match case["activation"].as_str().unwrap() {
+        "linear" => Activation::Linear,
+        "sigmoid" => Activation::Sigmoid,
+        "softmax" => Activation::Softmax,
+        other => panic!("activation {other}"),
+    }
+}
+
+/// Loss and `metrics=["accuracy"]` as Keras's `model.evaluate` reports them
+/// (`tests/fixtures/keras_losses_metrics.json`): binary cross-entropy on a 2-unit linear head
+/// (probabilities clipped to [1e-7, 1 - 1e-7]; Keras then picks categorical accuracy, so the
+/// accuracy stays within [0, 1]), one-unit outputs with targets (N,) and (N, 1), soft targets,
+/// a sigmoid output (loss from its logits), `from_logits` (the accuracy still thresholds at
+/// 0.5), categorical and sparse targets; and the target shapes Keras rejects, which are errors
+/// naming both shapes. Through `evaluate` and through one epoch of `fit` (a model without
+/// weights, so training does not change its output).
+#[test]
+fn losses_and_accuracy_match_keras_evaluate() {
+    let doc = fixtures::load("keras_losses_metrics.json");
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let (x, y) = (fixtures::tensor(&case["x"]), fixtures::tensor(&case["y"]));
+        let loss = fixture_loss(case);
+        let mut m = passthrough(x.dim(1).unwrap(), fixture_activation(case));
+        m.compile(Optimizer::sgd(0.1), loss, true);
+        let keras = &case["keras"];
+        let n = x.dim(0).unwrap();
+        if let Some(message) = keras["error"].as_str() {
+            let e = m.evaluate(&x, &y, n).unwrap_err();
+            assert!(matches!(e, ModelError::Shape(_)), "{name}: {e:?}");
+            let text = e.to_string();
+            assert!(text.contains(&format!("{:?}", y.dims())) && text.contains(&format!("{:?}", x.dims())) && text.contains("expected"), "{name}: '{text}' (Keras: {message})");
+            let e = m.fit(&x, &y, Fit::new().batch_size(n).verbose(false)).unwrap_err();
+            assert!(matches!(e, ModelError::Shape(_)), "{name}: fit gave {e:?}");
+            checked += 1;
+            continue;
+        }
+        let (want_loss, want_acc) = (keras["loss"].as_f64().unwrap(), keras["accuracy"].as_f64().unwrap());
+        let ev = m.evaluate(&x, &y, n).unwrap();
+        assert_eq!(ev[0].0, "loss");
+        assert!((ev[0].1 - want_loss).abs() <= 1e-5 * (1.0 + want_loss.abs()), "{name}: loss {} vs Keras {want_loss}", ev[0].1);
+        assert!((ev[1].1 - want_acc).abs() < 1e-6, "{name}: accuracy {} vs Keras {want_acc} ({})", ev[1].1, keras["accuracy_metric"]);
+        // the same through fit (the training step's output and running metrics)
+        let h = m.fit(&x, &y, Fit::new().batch_size(n).shuffle(false).verbose(false)).unwrap();
+        let (fit_loss, fit_acc) = (h.get("loss").unwrap()[0], h.get("accuracy").unwrap()[0]);
+        assert!((fit_loss - want_loss).abs() <= 1e-5 * (1.0 + want_loss.abs()), "{name}: fit loss {fit_loss} vs Keras {want_loss}");
+        assert!((fit_acc - want_acc).abs() < 1e-6, "{name}: fit accuracy {fit_acc} vs Keras {want_acc}");
+        // and Loss::compute on the model's output directly
+        if fixture_activation(case) == Activation::Linear {
+            let l = loss.compute(&x, &y).unwrap().to_scalar::<f32>().unwrap() as f64;
+            assert!((l - want_loss).abs() <= 1e-5 * (1.0 + want_loss.abs()), "{name}: Loss::compute {l} vs Keras {want_loss}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} cases");
 }
