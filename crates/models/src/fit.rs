@@ -37,21 +37,99 @@ fn mode_for(monitor: &str) -> Mode {
     }
 }
 
-/// `keras.callbacks.EarlyStopping(monitor, patience, restore_best_weights, min_delta)`.
+/// Keras's `MonitorCallback._is_improvement`: whether `current` beats `best` by more than
+/// `min_delta` in `mode`'s direction. Keras compares the two as float32 tensors (`ops.less` /
+/// `ops.greater` of Python floats), so differences below float32's resolution are no
+/// improvement; NaN never improves on a value, and anything improves on no value.
+fn improves(mode: Mode, current: f64, best: Option<f64>, min_delta: f64) -> bool {
+    let Some(best) = best else { return true };
+    let d = min_delta.abs();
+    match mode {
+        Mode::Min => ((current + d) as f32) < best as f32,
+        Mode::Max => ((current - d) as f32) > best as f32,
+    }
+}
+
+/// Keras's EarlyStopping bookkeeping for one `fit`: the best value so far, its epoch, and
+/// `wait`, the epochs since the last improvement.
+#[derive(Debug, Clone)]
+struct Stopper {
+    mode: Mode,
+    patience: usize,
+    min_delta: f64,
+    best: Option<f64>,
+    best_epoch: usize,
+    wait: usize,
+}
+
+/// What [`Stopper::epoch_end`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// The monitored value improved: keep this epoch's weights if restoring.
+    Improved,
+    /// No improvement, patience left.
+    Wait,
+    /// No improvement for `patience` epochs: stop after this epoch.
+    Stop,
+}
+
+impl Stopper {
+    fn new(es: &EarlyStopping) -> Self {
+        Stopper { mode: mode_for(&es.monitor), patience: es.patience, min_delta: es.min_delta, best: None, best_epoch: 0, wait: 0 }
+    }
+
+    /// Keras's `EarlyStopping.on_epoch_end` (epochs from 0): `wait` counts every epoch and
+    /// restarts at an improvement; training stops once `wait >= patience` (after the first
+    /// epoch), so patience 3 without any improvement after the first epoch runs 4 epochs.
+    fn epoch_end(&mut self, epoch: usize, current: f64) -> Verdict {
+        self.wait += 1;
+        if improves(self.mode, current, self.best, self.min_delta) {
+            self.best = Some(current);
+            self.best_epoch = epoch;
+            self.wait = 0;
+            return Verdict::Improved;
+        }
+        if self.wait >= self.patience && epoch > 0 {
+            Verdict::Stop
+        } else {
+            Verdict::Wait
+        }
+    }
+}
+
+/// `keras.callbacks.EarlyStopping(monitor, patience, restore_best_weights, min_delta)`, with
+/// Keras 3's rules: an epoch improves when the monitored value beats the best so far by more
+/// than `min_delta` (compared in float32, as Keras does; lower is better for losses, higher for
+/// accuracies); training stops after `patience` epochs in a row without improvement (at least
+/// one), so patience 3 with no improvement after the first epoch runs 4 epochs; with
+/// `restore_best_weights`, the weights of the best epoch are put back when training ends,
+/// whether it stopped early or ran all its epochs.
 ///
 /// ```
-/// let es = candlebook_models::EarlyStopping::new("val_loss").patience(3).restore_best_weights(true);
+/// use candle_core::{Device, Tensor};
+/// use candlebook_models::*;
+/// let es = EarlyStopping::new("loss").patience(3).restore_best_weights(true);
 /// assert_eq!(es.patience, 3);
+/// // a learning rate of 0: the loss never improves after the first epoch
+/// let mut m = Sequential::new(Input::flat(2), &Device::Cpu).seed(1);
+/// m.add(Dense::new(2).activation(Activation::Softmax))?;
+/// m.compile(Optimizer::sgd(0.0), Loss::sparse_categorical_crossentropy(), false);
+/// let x = Tensor::new(&[[0f32, 1.0], [1.0, 0.0]], &Device::Cpu)?;
+/// let y = Tensor::new(&[1u32, 0], &Device::Cpu)?;
+/// let h = m.fit(&x, &y, Fit::new().epochs(10).early_stopping(es).verbose(false))?;
+/// assert_eq!(h.epochs(), 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct EarlyStopping {
     /// Metric watched, e.g. `"val_loss"`.
     pub monitor: String,
-    /// Epochs without improvement before stopping.
+    /// Epochs in a row without improvement after which training stops (0 and 1 both stop at the
+    /// first epoch that does not improve).
     pub patience: usize,
     /// Put back the weights of the best epoch when stopping (or at the end).
     pub restore_best: bool,
-    /// Smallest change that counts as an improvement.
+    /// An improvement must beat the best value by more than this (its absolute value).
     pub min_delta: f64,
 }
 
@@ -78,6 +156,7 @@ impl EarlyStopping {
 }
 
 /// `keras.callbacks.ModelCheckpoint(path, monitor, save_best_only)`; files are written atomically.
+/// "Best" follows Keras's comparison (see [`EarlyStopping`]) with no `min_delta`.
 ///
 /// ```
 /// let cp = candlebook_models::ModelCheckpoint::new("best.safetensors").monitor("val_accuracy").save_best_only(true);
@@ -390,12 +469,10 @@ impl Sequential {
     fn fit_epochs(&self, x: &Tensor, y: &Tensor, val: Option<&(Tensor, Tensor)>, opts: &Fit, c: &mut Compiled) -> Result<History> {
         let n = x.dim(0)?;
         let mut history = History::new();
-        let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
+        let mut stopper = opts.early_stopping.as_ref().map(Stopper::new);
+        // the weights of the best epoch so far, when they are to be restored
+        let mut best_weights: Option<Vec<Tensor>> = None;
         let mut best_ckpt: Option<f64> = None;
-        let improves = |mode: Mode, new: f64, old: f64, delta: f64| match mode {
-            Mode::Min => new < old - delta,
-            Mode::Max => new > old + delta,
-        };
         for epoch in 0..opts.epochs {
             let start = Instant::now();
             let mut order: Vec<u32> = (0..n as u32).collect();
@@ -456,7 +533,7 @@ impl Sequential {
             };
             if let Some(cp) = &opts.checkpoint {
                 let v = get(&cp.monitor)?;
-                let better = best_ckpt.is_none_or(|b| improves(mode_for(&cp.monitor), v, b, 0.0));
+                let better = improves(mode_for(&cp.monitor), v, best_ckpt, 0.0);
                 if !cp.save_best_only || better {
                     self.save(&cp.path)?;
                 }
@@ -464,30 +541,95 @@ impl Sequential {
                     best_ckpt = Some(v);
                 }
             }
-            if let Some(es) = &opts.early_stopping {
+            if let (Some(es), Some(stopper)) = (&opts.early_stopping, stopper.as_mut()) {
                 let v = get(&es.monitor)?;
-                let better = best.as_ref().is_none_or(|(b, _, _)| improves(mode_for(&es.monitor), v, *b, es.min_delta));
-                if better {
-                    let snap = if es.restore_best { self.snapshot()? } else { Vec::new() };
-                    best = Some((v, epoch, snap));
-                } else if let Some((_, best_epoch, _)) = &best {
-                    if epoch - best_epoch > es.patience {
+                match stopper.epoch_end(epoch, v) {
+                    Verdict::Improved => {
+                        if es.restore_best {
+                            best_weights = Some(self.snapshot()?);
+                        }
+                    }
+                    Verdict::Wait => {}
+                    Verdict::Stop => {
                         if opts.verbose {
-                            println!("Epoch {}: early stopping ({} did not improve for {} epochs)", epoch + 1, es.monitor, es.patience + 1);
+                            println!("Epoch {}: early stopping ({} did not improve for {} epochs)", epoch + 1, es.monitor, stopper.wait);
                         }
                         break;
                     }
                 }
             }
         }
-        if let (Some(es), Some((_, e, snap))) = (&opts.early_stopping, &best) {
-            if es.restore_best && !snap.is_empty() {
+        // Keras restores the best weights when training ends, stopped early or not
+        if let (Some(es), Some(stopper), Some(snap)) = (&opts.early_stopping, &stopper, &best_weights) {
+            if es.restore_best {
                 if opts.verbose {
-                    println!("Restoring the weights of epoch {} (best {})", e + 1, es.monitor);
+                    println!("Restoring model weights from the end of the best epoch: {} (best {})", stopper.best_epoch + 1, es.monitor);
                 }
                 self.restore(snap)?;
             }
         }
         Ok(history)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// EarlyStopping's decisions against Keras's, epoch by epoch: each case of
+    /// `tests/fixtures/keras_early_stopping.json` (made by `scripts/make-keras-fixtures`) is a
+    /// Keras fit whose monitored value a callback scripted, with the epochs Keras ran, its best
+    /// epoch and the epoch whose weights the model held afterwards.
+    #[test]
+    fn early_stopping_decides_as_keras_does() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keras_early_stopping.json");
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let value = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) if s == "nan" => f64::NAN,
+            v => v.as_f64().unwrap(),
+        };
+        let mut checked = 0;
+        for case in doc["cases"].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let es = EarlyStopping::new(case["monitor"].as_str().unwrap())
+                .patience(case["patience"].as_u64().unwrap() as usize)
+                .min_delta(case["min_delta"].as_f64().unwrap())
+                .restore_best_weights(case["restore_best_weights"].as_bool().unwrap());
+            let values: Vec<f64> = case["values"].as_array().unwrap().iter().map(value).collect();
+            let keras = &case["keras"];
+            let mut stopper = Stopper::new(&es);
+            let (mut epochs, mut stopped, mut restored) = (0, 0, None);
+            for (epoch, &v) in values.iter().enumerate().take(case["max_epochs"].as_u64().unwrap() as usize) {
+                epochs = epoch + 1;
+                match stopper.epoch_end(epoch, v) {
+                    Verdict::Improved => restored = Some(epoch + 1),
+                    Verdict::Wait => {}
+                    Verdict::Stop => {
+                        stopped = epoch + 1;
+                        break;
+                    }
+                }
+            }
+            assert_eq!(epochs as u64, keras["epochs_run"].as_u64().unwrap(), "{name}: epochs run");
+            assert_eq!(stopped as u64, keras["stopped_epoch"].as_u64().unwrap(), "{name}: stopping epoch");
+            assert_eq!(stopper.best_epoch as u64 + 1, keras["best_epoch"].as_u64().unwrap(), "{name}: best epoch");
+            if let Some(held) = keras["weights_of_epoch"].as_u64() {
+                let ours = if es.restore_best { restored.unwrap() } else { epochs };
+                assert_eq!(ours as u64, held, "{name}: the epoch whose weights the model keeps");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 10, "only {checked} cases");
+    }
+
+    /// The comparison is Keras's float32 one, and NaN never improves.
+    #[test]
+    fn improvement_is_compared_in_float32() {
+        assert!(!improves(Mode::Min, 0.99999999, Some(1.0), 0.0));
+        assert!(improves(Mode::Min, 0.9999999, Some(1.0), 0.0));
+        assert!(!improves(Mode::Min, f64::NAN, Some(1.0), 0.0));
+        assert!(improves(Mode::Min, f64::NAN, None, 0.0));
+        assert!(improves(Mode::Max, 0.7, Some(0.6), 0.05));
+        assert!(!improves(Mode::Max, 0.64, Some(0.6), 0.05));
     }
 }

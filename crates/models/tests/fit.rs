@@ -90,7 +90,10 @@ fn early_stopping_stops_and_restores_and_checkpoint_saves_the_best() {
                 .verbose(false),
         )
         .unwrap();
-    assert_eq!(h.epochs(), 3, "stops after patience+1 epochs without improvement");
+    // Keras (tests/fixtures/keras_early_stopping.json, a real fit with a learning rate of 0):
+    // patience 1 stops at the first epoch without improvement
+    assert_eq!(h.epochs() as u64, keras_epochs_run("lr0_val_loss_patience_1"), "epochs run, as Keras runs them");
+    assert_eq!(h.epochs(), 2);
     let back = Sequential::load(&path, &Device::Cpu).unwrap();
     let probe = x.narrow(0, 0, 4).unwrap();
     assert_eq!(back.predict(&probe).unwrap().to_vec2::<f32>().unwrap(), m.predict(&probe).unwrap().to_vec2::<f32>().unwrap());
@@ -114,6 +117,33 @@ fn a_diverging_loss_names_epoch_and_batch_and_bad_calls_are_errors() {
     assert!(m2.fit(&x, &y_short, Fit::new().verbose(false)).is_err());
     let bad = Tensor::zeros((32, 8, 8, 1), DType::F32, &Device::Cpu).unwrap();
     assert!(m2.fit(&bad, &y, Fit::new().verbose(false)).unwrap_err().to_string().contains("[32, 1, 8, 8]"));
+}
+
+/// How many epochs Keras ran in the real fit `name` of `keras_early_stopping.json`.
+fn keras_epochs_run(name: &str) -> u64 {
+    let doc = fixtures::load("keras_early_stopping.json");
+    let case = doc["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no case {name}"));
+    case["keras"]["epochs_run"].as_u64().unwrap()
+}
+
+/// Keras's EarlyStopping stops once `wait >= patience`: with patience 3 and a loss that never
+/// improves after the first epoch (a learning rate of 0), Keras runs 4 epochs (a real Keras fit,
+/// `lr0_loss_patience_3`); restoring the best weights keeps the first epoch's, which equal the
+/// last ones here. The per-epoch decisions on scripted sequences are checked in `fit.rs`'s unit
+/// tests against the same fixture.
+#[test]
+fn early_stopping_with_patience_3_runs_as_many_epochs_as_keras() {
+    let (x, y) = data(32, 9);
+    let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu).seed(4);
+    m.add(Flatten::new()).unwrap();
+    m.add(Dense::new(2).activation(Activation::Softmax)).unwrap();
+    m.compile(Optimizer::sgd(0.0), Loss::categorical_crossentropy(), true);
+    for restore in [false, true] {
+        let es = EarlyStopping::new("loss").patience(3).restore_best_weights(restore);
+        let h = m.fit(&x, &y, Fit::new().epochs(10).batch_size(32).shuffle(false).early_stopping(es).verbose(false)).unwrap();
+        assert_eq!(h.epochs() as u64, keras_epochs_run("lr0_loss_patience_3"), "restore {restore}");
+        assert_eq!(h.epochs(), 4);
+    }
 }
 
 /// A model that outputs its input (Input -> Activation), so `evaluate` and `fit` see exactly the
