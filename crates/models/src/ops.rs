@@ -102,21 +102,26 @@ pub fn window_output(input: usize, kernel: usize, stride: usize, padding: Paddin
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn conv2d_keras(x: &Tensor, kernel: &Tensor, bias: &Tensor, strides: (usize, usize), padding: Padding) -> Result<Tensor> {
-    if strides.0 != strides.1 {
-        return Err(ModelError::Spec(format!("Conv2D strides {strides:?}: unequal strides are not supported")));
-    }
     if cpu::applies(x) {
-        return conv2d_cpu(x, kernel, bias, strides.0, padding, false);
+        return conv2d_cpu(x, kernel, bias, strides, padding, false);
     }
     let (_, _, kh, kw) = kernel.dims4()?;
     let x = pad_same(x, (kh, kw), strides, padding, 0.0)?;
     // Drop trailing rows/columns no window reaches: they do not change the output, and candle's
     // convolution gradient fails when the stride does not tile the input exactly.
     let (_, _, h, w) = x.dims4()?;
-    let used_h = (window_output(h, kh, strides.0, Padding::Valid)? - 1) * strides.0 + kh;
-    let used_w = (window_output(w, kw, strides.1, Padding::Valid)? - 1) * strides.1 + kw;
+    let (oh, ow) = (window_output(h, kh, strides.0, Padding::Valid)?, window_output(w, kw, strides.1, Padding::Valid)?);
+    let (used_h, used_w) = ((oh - 1) * strides.0 + kh, (ow - 1) * strides.1 + kw);
     let x = if used_h < h || used_w < w { x.narrow(2, 0, used_h)?.narrow(3, 0, used_w)? } else { x };
-    let y = x.conv2d(kernel, 0, strides.0, 1, 1)?;
+    let y = if strides.0 == strides.1 {
+        x.conv2d(kernel, 0, strides.0, 1, 1)?
+    } else {
+        // candle's convolution takes one stride: at stride 1, then every `sy`-th row and `sx`-th
+        // column (gradients flow back through the selection)
+        let rows = Tensor::new((0..oh).map(|i| (i * strides.0) as u32).collect::<Vec<_>>(), x.device())?;
+        let cols = Tensor::new((0..ow).map(|j| (j * strides.1) as u32).collect::<Vec<_>>(), x.device())?;
+        x.conv2d(kernel, 0, 1, 1, 1)?.index_select(&rows, 2)?.index_select(&cols, 3)?
+    };
     Ok(y.broadcast_add(&bias.reshape((1, (), 1, 1))?)?)
 }
 
@@ -130,20 +135,20 @@ pub(crate) fn conv2d_activated(
     padding: Padding,
     activation: Activation,
 ) -> Result<Tensor> {
-    if cpu::applies(x) && strides.0 == strides.1 && matches!(activation, Activation::Relu | Activation::Linear) {
-        return conv2d_cpu(x, kernel, bias, strides.0, padding, activation == Activation::Relu);
+    if cpu::applies(x) && matches!(activation, Activation::Relu | Activation::Linear) {
+        return conv2d_cpu(x, kernel, bias, strides, padding, activation == Activation::Relu);
     }
     crate::sequential::activate(&conv2d_keras(x, kernel, bias, strides, padding)?, activation)
 }
 
-fn conv2d_cpu(x: &Tensor, kernel: &Tensor, bias: &Tensor, stride: usize, padding: Padding, relu: bool) -> Result<Tensor> {
-    let geom = conv_geometry(x, kernel, bias, stride, padding)?;
+fn conv2d_cpu(x: &Tensor, kernel: &Tensor, bias: &Tensor, strides: (usize, usize), padding: Padding, relu: bool) -> Result<Tensor> {
+    let geom = conv_geometry(x, kernel, bias, strides, padding)?;
     let x = x.contiguous()?;
     Ok(x.apply_op3(&kernel.contiguous()?, &bias.contiguous()?, cpu::Conv2dForward { geom, relu })?)
 }
 
 /// The shapes of a Keras convolution of `x` by `kernel`, or why they do not fit.
-pub(crate) fn conv_geometry(x: &Tensor, kernel: &Tensor, bias: &Tensor, stride: usize, padding: Padding) -> Result<cpu::ConvGeometry> {
+pub(crate) fn conv_geometry(x: &Tensor, kernel: &Tensor, bias: &Tensor, (sy, sx): (usize, usize), padding: Padding) -> Result<cpu::ConvGeometry> {
     let (n, cin, h, w) = x.dims4()?;
     let (cout, kin, kh, kw) = kernel.dims4()?;
     if kin != cin || bias.dims() != [cout] {
@@ -155,13 +160,16 @@ pub(crate) fn conv_geometry(x: &Tensor, kernel: &Tensor, bias: &Tensor, stride: 
     }
     let (pad_top, oh, pad_left, ow) = match padding {
         Padding::Same => {
-            let (t, _, oh) = same_padding(h, kh, stride);
-            let (l, _, ow) = same_padding(w, kw, stride);
+            if sy == 0 || sx == 0 || kh == 0 || kw == 0 {
+                return Err(ModelError::Spec(format!("Conv2D: kernel {kh}×{kw} and strides ({sy}, {sx}) must be positive")));
+            }
+            let (t, _, oh) = same_padding(h, kh, sy);
+            let (l, _, ow) = same_padding(w, kw, sx);
             (t, oh, l, ow)
         }
-        Padding::Valid => (0, window_output(h, kh, stride, padding)?, 0, window_output(w, kw, stride, padding)?),
+        Padding::Valid => (0, window_output(h, kh, sy, padding)?, 0, window_output(w, kw, sx, padding)?),
     };
-    Ok(cpu::ConvGeometry { n, cin, h, w, cout, kh, kw, stride, pad_top, pad_left, oh, ow })
+    Ok(cpu::ConvGeometry { n, cin, h, w, cout, kh, kw, sy, sx, pad_top, pad_left, oh, ow })
 }
 
 /// The max-pooling kernel for `x`'s shape.

@@ -716,9 +716,6 @@ fn output_shape(spec: &LayerSpec, input: InputShape) -> Result<InputShape> {
     Ok(match spec {
         LayerSpec::Conv2D { filters, kernel, strides, padding, .. } => {
             let (h, w, _) = image("Conv2D")?;
-            if strides.0 != strides.1 {
-                return Err(ModelError::Spec(format!("Conv2D strides {strides:?}: unequal strides are not supported")));
-            }
             InputShape::Image {
                 height: window_out(h, kernel.0, strides.0, *padding, "Conv2D")?,
                 width: window_out(w, kernel.1, strides.1, *padding, "Conv2D")?,

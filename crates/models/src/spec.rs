@@ -186,7 +186,16 @@ impl Conv2D {
     pub fn new(filters: usize, kernel: (usize, usize)) -> Self {
         Self { filters, kernel, strides: (1, 1), padding: Padding::Valid, activation: Activation::Linear, name: None }
     }
-    /// `strides=(sh, sw)`.
+    /// `strides=(sh, sw)`: any positive strides, equal or not, with either padding, as in Keras.
+    ///
+    /// ```
+    /// use candle_core::Device;
+    /// use candlebook_models::*;
+    /// let mut m = Sequential::new(Input::image(8, 8, 3), &Device::Cpu);
+    /// m.add(Conv2D::new(4, (3, 3)).strides((2, 1)))?;
+    /// assert_eq!(m.output_shape(), Input::image(3, 6, 4));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn strides(mut self, strides: (usize, usize)) -> Self {
         self.strides = strides;
         self

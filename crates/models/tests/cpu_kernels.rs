@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candlebook_models::{conv2d_keras, max_pool2d_keras, Padding};
 
 mod common;
-use common::rand;
+use common::{fixtures, rand};
 
 fn max_rel_diff(a: &Tensor, b: &Tensor) -> f64 {
     let a = a.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
@@ -85,4 +85,39 @@ fn a_nan_wins_its_pooling_window_and_takes_the_gradient() {
     let g = g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let hot: Vec<usize> = g.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
     assert_eq!(hot, vec![5, 7, 13, 15]);
+}
+
+#[test]
+fn unequal_strides_match_tensorflow() {
+    // tests/fixtures/keras_conv_strides.json: Conv2D with strides (2, 1), (1, 2), (3, 2), (2, 3),
+    // (1, 3), (4, 1) and one equal pair, 'same' and 'valid': y = conv(x) + bias and the gradients
+    // of sum(y * probe) with respect to x, kernel and bias, from TensorFlow. Checked on the CPU
+    // kernels (f32) and on the generic candle path (f64).
+    let doc = fixtures::load("keras_conv_strides.json");
+    let cases = doc["layers"].as_array().unwrap();
+    assert!(cases.len() >= 7);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let strides = (case["strides"][0].as_u64().unwrap() as usize, case["strides"][1].as_u64().unwrap() as usize);
+        let pad = if case["padding"] == "same" { Padding::Same } else { Padding::Valid };
+        let x = fixtures::nchw(&case["x"]);
+        let k = fixtures::tensor(&case["kernel"]).permute((3, 2, 0, 1)).unwrap().contiguous().unwrap();
+        let b = fixtures::tensor(&case["bias"]);
+        let probe = fixtures::nchw(&case["probe"]);
+        for dtype in [DType::F32, DType::F64] {
+            let vars: Vec<Var> = [&x, &k, &b].iter().map(|t| Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap()).collect();
+            let y = conv2d_keras(vars[0].as_tensor(), vars[1].as_tensor(), vars[2].as_tensor(), strides, pad).unwrap();
+            let flat = |t: &Tensor| t.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let d = fixtures::max_rel_diff(&flat(&fixtures::nhwc(&y)), &fixtures::array(&case["y"]).1, 1e-3);
+            assert!(d < 1e-5, "{name} {dtype:?}: output differs by {d:.1e}");
+            let grads = (&y * &probe.to_dtype(dtype).unwrap()).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = |i: usize| grads.get(vars[i].as_tensor()).unwrap().clone();
+            let dx = fixtures::nhwc(&g(0));
+            let dk = g(1).permute((2, 3, 1, 0)).unwrap().contiguous().unwrap();
+            for (what, got, key) in [("dx", dx, "dx"), ("dkernel", dk, "dkernel"), ("dbias", g(2), "dbias")] {
+                let d = fixtures::max_rel_diff(&flat(&got), &fixtures::array(&case[key]).1, 1e-3);
+                assert!(d < 1e-4, "{name} {dtype:?}: {what} differs by {d:.1e}");
+            }
+        }
+    }
 }

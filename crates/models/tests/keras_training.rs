@@ -9,6 +9,9 @@ use candle_core::{Device, Tensor};
 use candlebook_models::*;
 use serde_json::Value;
 
+mod common;
+use common::fixtures;
+
 fn fixtures() -> Option<PathBuf> {
     let p = match std::env::var_os("CANDLEBOOK_SHARED") {
         Some(s) => PathBuf::from(s).join("fixtures/keras_training"),
@@ -177,3 +180,60 @@ fn three_keras_training_steps_are_reproduced() {
     }
 }
 
+
+/// Models with unequal convolution strides trained by Keras for two SGD steps
+/// (`tests/fixtures/keras_conv_strides.json`): every weight after each step and each reported
+/// loss, through the taped step (strided convolutions, one fused with max pooling and a batch
+/// norm) and through candle's autograd (average pooling), on both kernel paths.
+#[test]
+fn unequal_strides_train_as_keras_does() {
+    let doc = fixtures::load("keras_conv_strides.json");
+    let mut checked = 0;
+    for case in doc["training"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let shape: Vec<usize> = case["input_shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let mut m = Sequential::new(Input::image(shape[0], shape[1], shape[2]), &Device::Cpu);
+        let layers: Vec<LayerSpec> = match name {
+            "conv_s2x1_conv_s1x2_dense" => vec![
+                Conv2D::new(4, (3, 3)).strides((2, 1)).padding(Padding::Same).activation(Relu).into(),
+                Conv2D::new(3, (2, 3)).strides((1, 2)).activation(Relu).into(),
+                Flatten::new().into(),
+            ],
+            "conv_s1x2_avg_pool_dense" => vec![
+                Conv2D::new(4, (3, 3)).strides((1, 2)).padding(Padding::Same).activation(Relu).into(),
+                AveragePooling2D::new((2, 2)).into(),
+                Flatten::new().into(),
+            ],
+            "conv_s3x1_max_pool_bn_dense" => vec![
+                Conv2D::new(5, (3, 2)).strides((3, 1)).padding(Padding::Same).activation(Relu).into(),
+                MaxPooling2D::new((2, 2)).into(),
+                BatchNormalization::new().into(),
+                Flatten::new().into(),
+            ],
+            other => panic!("unknown case {other}"),
+        };
+        for l in layers {
+            m.add(l).unwrap();
+        }
+        m.add(Dense::new(3).activation(Softmax)).unwrap();
+        fixtures::set_keras_weights(&m, &case["initial"]);
+        let mut opt = OptimizerState::new(Optimizer::sgd(case["learning_rate"].as_f64().unwrap() as f32));
+        let loss = Loss::sparse_categorical_crossentropy();
+        let x = fixtures::tensor(&case["x"]);
+        let labels = case["y"].as_array().unwrap();
+        for step in 0..2 {
+            let xs = x.get(step).unwrap().permute((0, 3, 1, 2)).unwrap().contiguous().unwrap();
+            let ys: Vec<u32> = labels[step].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+            let l = m.train_step(&xs, &Tensor::new(ys, &Device::Cpu).unwrap(), &loss, &mut opt).unwrap();
+            let want = fixtures::number(&case["losses"][step]) as f32;
+            assert!((l - want).abs() <= 1e-5 * want.abs(), "{name} step {}: loss {l} vs Keras {want}", step + 1);
+            for (key, ours) in m.keras_weights().unwrap() {
+                let (_, theirs) = fixtures::array(&case["after"][step][&key]);
+                let d = fixtures::max_rel_diff(&ours.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &theirs, 1e-3);
+                assert!(d < 1e-4, "{name} step {}: {key} differs by {d:.1e} of its largest value", step + 1);
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}

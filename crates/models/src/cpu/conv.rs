@@ -23,7 +23,9 @@ pub(crate) struct ConvGeometry {
     pub cout: usize,
     pub kh: usize,
     pub kw: usize,
-    pub stride: usize,
+    /// Vertical and horizontal strides (Keras allows them to differ).
+    pub sy: usize,
+    pub sx: usize,
     /// Zero rows above / columns left of the input (TF puts the odd one at the end).
     pub pad_top: usize,
     pub pad_left: usize,
@@ -50,19 +52,23 @@ impl ConvGeometry {
 impl ConvGeometry {
     /// Width of one phase row of [`to_phases`]: enough for every output column and kernel column.
     pub(super) fn phase_width(&self) -> usize {
-        self.ow + (self.kw - 1) / self.stride
+        self.ow + (self.kw - 1) / self.sx
     }
     fn phases_len(&self) -> usize {
-        self.cin * self.h * self.stride * self.phase_width()
+        self.cin * self.h * self.sx * self.phase_width()
+    }
+    /// Strides of 1 in both directions (where the input gradient is itself a convolution).
+    pub(crate) fn unit_strides(&self) -> bool {
+        self.sy == 1 && self.sx == 1
     }
 }
 
-/// Splits every input row of one image into its `stride` phases, with the horizontal padding
-/// written out as zeros: `phases[c][iy][r][j]` is padded column `j * stride + r`. A strided
+/// Splits every input row of one image into its `sx` phases (the horizontal stride), with the
+/// horizontal padding written out as zeros: `phases[c][iy][r][j]` is padded column `j * sx + r`. A strided
 /// receptive-field row (output columns `0..ow`, kernel column `kx`) is then the contiguous run
 /// `phases[c][iy][kx % stride][kx / stride..][..ow]`, so im2col only copies runs.
 fn to_phases(g: &ConvGeometry, img: &[f32], phases: &mut [f32]) {
-    let (s, jw) = (g.stride, g.phase_width());
+    let (s, jw) = (g.sx, g.phase_width());
     for (row, dst) in img.chunks_exact(g.w).zip(phases.chunks_exact_mut(s * jw)) {
         if s == 1 {
             let (lo, hi) = (g.pad_left.min(jw), (g.pad_left + g.w).min(jw));
@@ -87,7 +93,7 @@ fn to_phases(g: &ConvGeometry, img: &[f32], phases: &mut [f32]) {
 /// The phase cells `lo..hi` of phase `r` that hold real input columns (not padding).
 #[inline]
 pub(super) fn phase_range(g: &ConvGeometry, r: usize) -> (usize, usize) {
-    let (s, jw) = (g.stride, g.phase_width());
+    let (s, jw) = (g.sx, g.phase_width());
     // smallest j with j * s + r >= pad_left, and first j with j * s + r >= pad_left + w
     let first = |bound: usize| if r >= bound { 0 } else { (bound - r).div_ceil(s) };
     let (lo, hi) = (first(g.pad_left).min(jw), first(g.pad_left + g.w).min(jw));
@@ -96,7 +102,7 @@ pub(super) fn phase_range(g: &ConvGeometry, r: usize) -> (usize, usize) {
 
 /// The transpose of [`to_phases`]: adds the phase gradients of the real (unpadded) cells to the image gradient.
 fn from_phases(g: &ConvGeometry, phases: &[f32], img: &mut [f32]) {
-    let (s, jw) = (g.stride, g.phase_width());
+    let (s, jw) = (g.sx, g.phase_width());
     for (row, src) in img.chunks_exact_mut(g.w).zip(phases.chunks_exact(s * jw)) {
         if s == 1 {
             let lo = g.pad_left.min(jw);
@@ -117,13 +123,13 @@ fn from_phases(g: &ConvGeometry, phases: &[f32], img: &mut [f32]) {
 /// The input row that kernel row `ky` of output row `oy` reads, if it is not padding.
 #[inline]
 fn input_row(g: &ConvGeometry, oy: usize, ky: usize) -> Option<usize> {
-    (oy * g.stride + ky).checked_sub(g.pad_top).filter(|&iy| iy < g.h)
+    (oy * g.sy + ky).checked_sub(g.pad_top).filter(|&iy| iy < g.h)
 }
 
 /// Fills `col` (K × len, row-major) with the receptive fields of output pixels `p0..p0+len`
 /// (whole output rows) of one image given as [`to_phases`].
 fn im2col(g: &ConvGeometry, phases: &[f32], p0: usize, len: usize, col: &mut [f32]) {
-    let (s, jw, ow) = (g.stride, g.phase_width(), g.ow);
+    let (s, jw, ow) = (g.sx, g.phase_width(), g.ow);
     let (oy0, rows) = (p0 / ow, len / ow);
     for c in 0..g.cin {
         for ky in 0..g.kh {
@@ -142,7 +148,7 @@ fn im2col(g: &ConvGeometry, phases: &[f32], p0: usize, len: usize, col: &mut [f3
 
 /// Adds `col` (K × len) back onto the phase gradient of one image: the transpose of [`im2col`].
 fn col2im(g: &ConvGeometry, col: &[f32], p0: usize, len: usize, phases: &mut [f32]) {
-    let (s, jw, ow) = (g.stride, g.phase_width(), g.ow);
+    let (s, jw, ow) = (g.sx, g.phase_width(), g.ow);
     let (oy0, rows) = (p0 / ow, len / ow);
     for c in 0..g.cin {
         for ky in 0..g.kh {
@@ -235,7 +241,7 @@ pub(crate) fn conv_forward_with_sums(g: &ConvGeometry, x: &Tensor, w: &Tensor, b
 /// through the ReLU first when its output `relu_output` is given); `dx` only when `input_grad`.
 pub(crate) fn conv2d_grad(g: &ConvGeometry, relu_output: Option<&Tensor>, x: &Tensor, w: &Tensor, grad: &Tensor, input_grad: bool) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
     let grad = grad.contiguous()?;
-    if super::direct::available() && (!input_grad || g.stride == 1) {
+    if super::direct::available() && (!input_grad || g.unit_strides()) {
         // image by image: the ReLU mask and both gradients while each image's gradient is in cache
         let (x, w, y) = (x.contiguous()?, w.contiguous()?, relu_output.map(Tensor::contiguous).transpose()?);
         let mut tensors = vec![&x, &w, &grad];

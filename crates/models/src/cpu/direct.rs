@@ -94,15 +94,15 @@ struct PixelRun {
 /// Rows of the padded phases: every input row any output row reads, including the zero rows of
 /// the vertical padding.
 fn padded_rows(g: &ConvGeometry) -> usize {
-    (g.oh - 1) * g.stride + g.kh
+    (g.oh - 1) * g.sy + g.kh
 }
 
 /// Rewrites one image into `[c][row][phase][j]`, zero-padded on all sides: padded column
-/// `j * stride + phase` of padded row `row` (input row `row - pad_top`, column
-/// `j * stride + phase - pad_left`). Every receptive-field row of an output row is then one
+/// `j * sx + phase` of padded row `row` (input row `row - pad_top`, column
+/// `j * sx + phase - pad_left`; `sx` the horizontal stride, the vertical one only picks rows). Every receptive-field row of an output row is then one
 /// contiguous run.
 fn padded_phases(g: &ConvGeometry, img: &[f32], out: &mut [f32]) {
-    let (s, jw, hp) = (g.stride, g.phase_width(), padded_rows(g));
+    let (s, jw, hp) = (g.sx, g.phase_width(), padded_rows(g));
     // the cells `lo..hi` of phase `ph` that hold input columns
     let ranges: Vec<(usize, usize)> = (0..s).map(|ph| phase_range(g, ph)).collect();
     for (c, plane) in out.chunks_exact_mut(hp * s * jw).enumerate().take(g.cin) {
@@ -169,7 +169,7 @@ struct Plan {
 
 /// Offset in the padded phases of each kernel element `k = (c, ky, kx)`, relative to kernel position (0, 0).
 fn taps(g: &ConvGeometry) -> Vec<isize> {
-    let (s, jw, hp) = (g.stride as isize, g.phase_width() as isize, padded_rows(g) as isize);
+    let (s, jw, hp) = (g.sx as isize, g.phase_width() as isize, padded_rows(g) as isize);
     let mut taps = Vec::with_capacity(g.cin * g.kh * g.kw);
     for c in 0..g.cin as isize {
         for ky in 0..g.kh as isize {
@@ -183,11 +183,11 @@ fn taps(g: &ConvGeometry) -> Vec<isize> {
 
 /// The output pixels of one image in runs of up to `r` along each output row.
 fn pixel_runs(g: &ConvGeometry, r: usize) -> Vec<PixelRun> {
-    let (s, jw) = (g.stride as isize, g.phase_width() as isize);
+    let (sy, sx, jw) = (g.sy as isize, g.sx as isize, g.phase_width() as isize);
     let mut runs = Vec::with_capacity(g.oh * g.ow.div_ceil(r));
     for oy in 0..g.oh {
         for ox in (0..g.ow).step_by(r) {
-            runs.push(PixelRun { input: (oy as isize * s * s) * jw + ox as isize, output: oy * g.ow + ox, len: (g.ow - ox).min(r) });
+            runs.push(PixelRun { input: (oy as isize * sy * sx) * jw + ox as isize, output: oy * g.ow + ox, len: (g.ow - ox).min(r) });
         }
     }
     runs
@@ -195,12 +195,12 @@ fn pixel_runs(g: &ConvGeometry, r: usize) -> Vec<PixelRun> {
 
 /// The output pixels of one image in vectors of up to 16 along each output row.
 fn pixel_vectors(g: &ConvGeometry) -> Vec<PixelVector> {
-    let (s, jw) = (g.stride as isize, g.phase_width() as isize);
+    let (sy, sx, jw) = (g.sy as isize, g.sx as isize, g.phase_width() as isize);
     let mut vectors = Vec::new();
     for oy in 0..g.oh {
         for ox in (0..g.ow).step_by(16) {
             let lanes = (g.ow - ox).min(16);
-            vectors.push(PixelVector { input: (oy as isize * s * s) * jw + ox as isize, output: (oy * g.ow + ox) as isize, mask: if lanes == 16 { u16::MAX } else { (1u16 << lanes) - 1 } });
+            vectors.push(PixelVector { input: (oy as isize * sy * sx) * jw + ox as isize, output: (oy * g.ow + ox) as isize, mask: if lanes == 16 { u16::MAX } else { (1u16 << lanes) - 1 } });
         }
     }
     vectors
@@ -214,7 +214,7 @@ fn pixel_vectors(g: &ConvGeometry) -> Vec<PixelVector> {
 fn use_wide_grid(g: &ConvGeometry) -> bool {
     let per_row = g.ow as f64 / (16 * g.ow.div_ceil(16)) as f64;
     let wide = g.ow as f64 / g.phase_width() as f64;
-    g.stride == 1 && wide > per_row
+    g.unit_strides() && wide > per_row
 }
 
 /// The wide grid's lanes (see [`use_wide_grid`]) in vectors of 16; outputs go to a wide buffer.
@@ -337,10 +337,10 @@ pub(crate) fn conv_input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Option
 
 /// The convolution that computes [`conv_input_grad`], planned; `None` unless stride 1.
 fn input_grad_forward(g: &ConvGeometry, w: &[f32]) -> Option<Forward> {
-    if g.stride != 1 || g.pad_top >= g.kh || g.pad_left >= g.kw {
+    if !g.unit_strides() || g.pad_top >= g.kh || g.pad_left >= g.kw {
         return None;
     }
-    let t = ConvGeometry { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw, stride: 1, pad_top: g.kh - 1 - g.pad_top, pad_left: g.kw - 1 - g.pad_left, oh: g.h, ow: g.w };
+    let t = ConvGeometry { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw, sy: 1, sx: 1, pad_top: g.kh - 1 - g.pad_top, pad_left: g.kw - 1 - g.pad_left, oh: g.h, ow: g.w };
     let k = g.cin * g.kh * g.kw;
     let plan = Plan::new(&t, |ci, co, ky, kx| w[co * k + (ci * g.kh + g.kh - 1 - ky) * g.kw + g.kw - 1 - kx], |_| 0.0);
     Some(Forward { g: t, plan, relu: false })
@@ -422,7 +422,7 @@ pub(crate) fn conv_backward(g: &ConvGeometry, x: &[f32], dy: &impl OutputGrad, w
     let kpad = k.next_multiple_of(weight_grad_tile_shape(g.cout).0);
     taps.resize(kpad, taps[0]);
     let (p, image) = (g.oh * g.ow, g.cin * g.h * g.w);
-    let phases_len = g.cin * padded_rows(g) * g.stride * g.phase_width();
+    let phases_len = g.cin * padded_rows(g) * g.sx * g.phase_width();
     // output rows per pixel block: the block's transposed gradient (at most 32 KiB) stays in L1,
     // and each tile call runs over enough pixels to pay for loading and storing its accumulators
     let rows = (8192 / (g.ow * g.cout).max(1)).clamp(1, g.oh);
@@ -500,7 +500,7 @@ fn image_into(g: &ConvGeometry, plan: &Plan, img: &[f32], yi: &mut [std::mem::Ma
     // all 16 lanes (lanes past a row's end are computed and not stored; a partial pixel run
     // broadcasts up to 15 cells past its row): slack for all
     let slack = g.kw + 16;
-    let phases_len = g.cin * padded_rows(g) * g.stride * jw + slack;
+    let phases_len = g.cin * padded_rows(g) * g.sx * jw + slack;
     let wide_len = if plan.wide { g.cout * g.oh * jw } else { 0 };
     super::with_scratch(phases_len, wide_len, |phases, wide| {
         padded_phases(g, img, phases);
@@ -782,7 +782,7 @@ mod avx512 {
             }
         });
         let mut sum: [[__m512; WC]; WK] = std::array::from_fn(|j| std::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], acc.wrapping_add(j * g.cout + 16 * v))));
-        let row_step = (g.stride * g.stride * (g.ow + (g.kw - 1) / g.stride)) as isize;
+        let row_step = (g.sy * g.sx * (g.ow + (g.kw - 1) / g.sx)) as isize;
         for oy in oys {
             let input = src.wrapping_offset(oy as isize * row_step);
             let mut d_row = dyt.add(oy * g.ow * g.cout);
@@ -867,7 +867,7 @@ mod tests {
                         for c in 0..g.cin {
                             for ky in 0..g.kh {
                                 for kx in 0..g.kw {
-                                    let (iy, ix) = ((oy * g.stride + ky) as isize - g.pad_top as isize, (ox * g.stride + kx) as isize - g.pad_left as isize);
+                                    let (iy, ix) = ((oy * g.sy + ky) as isize - g.pad_top as isize, (ox * g.sx + kx) as isize - g.pad_left as isize);
                                     if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
                                         let xi = ((n * g.cin + c) * g.h + iy as usize) * g.w + ix as usize;
                                         f(xi, ((co * g.cin + c) * g.kh + ky) * g.kw + kx, ((n * g.cout + co) * g.oh + oy) * g.ow + ox);
@@ -902,15 +902,21 @@ mod tests {
     }
 
     fn geometry(n: usize, cin: usize, h: usize, w: usize, cout: usize, kk: usize, stride: usize, same: bool) -> ConvGeometry {
+        geometry2(n, cin, h, w, cout, (kk, kk), (stride, stride), same)
+    }
+
+    /// [`geometry`] with any kernel and strides.
+    #[allow(clippy::too_many_arguments)]
+    fn geometry2(n: usize, cin: usize, h: usize, w: usize, cout: usize, (kh, kw): (usize, usize), (sy, sx): (usize, usize), same: bool) -> ConvGeometry {
         let (oh, ow, pad_top, pad_left) = if same {
-            let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
-            let ph = ((oh - 1) * stride + kk).saturating_sub(h);
-            let pw = ((ow - 1) * stride + kk).saturating_sub(w);
+            let (oh, ow) = (h.div_ceil(sy), w.div_ceil(sx));
+            let ph = ((oh - 1) * sy + kh).saturating_sub(h);
+            let pw = ((ow - 1) * sx + kw).saturating_sub(w);
             (oh, ow, ph / 2, pw / 2)
         } else {
-            ((h - kk) / stride + 1, (w - kk) / stride + 1, 0, 0)
+            ((h - kh) / sy + 1, (w - kw) / sx + 1, 0, 0)
         };
-        ConvGeometry { n, cin, h, w, cout, kh: kk, kw: kk, stride, pad_top, pad_left, oh, ow }
+        ConvGeometry { n, cin, h, w, cout, kh, kw, sy, sx, pad_top, pad_left, oh, ow }
     }
 
     #[test]
@@ -972,6 +978,12 @@ mod tests {
             geometry(1, 3, 28, 28, 40, 5, 1, true),
             geometry(1, 3, 36, 36, 32, 3, 1, false),
             geometry(1, 3, 17, 17, 64, 3, 1, true),
+            // unequal strides and kernels
+            geometry2(2, 3, 13, 12, 10, (3, 3), (2, 1), true),
+            geometry2(1, 2, 11, 17, 9, (2, 3), (1, 2), false),
+            geometry2(2, 2, 14, 28, 32, (3, 3), (2, 1), true),
+            geometry2(1, 3, 19, 15, 7, (5, 2), (3, 2), true),
+            geometry2(1, 2, 9, 30, 12, (1, 4), (1, 4), false),
         ]
         .into_iter()
         .enumerate()
@@ -1008,7 +1020,7 @@ mod tests {
             }
             // dx[c, iy, ix] = Σ dy[co, oy, ox] · w[co, c, ky, kx] over the taps that read (iy, ix)
             let Some(dx) = conv_input_grad(&g, &dy, &w) else {
-                assert_ne!(g.stride, 1, "case {i}");
+                assert!(!g.unit_strides(), "case {i}");
                 continue;
             };
             let mut want_dx = vec![0f64; x.len()];

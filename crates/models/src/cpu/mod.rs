@@ -347,7 +347,7 @@ mod tests {
         // the faces net's first pair in small (stride 4, 3×3/2 `same` pooling) and a 5×5 one
         for (n, cin, h, cout, k, stride, pad) in [(3, 3, 37, 16, 11, 4, 4), (2, 5, 14, 32, 5, 1, 2)] {
             let oh = (h + 2 * pad - k) / stride + 1;
-            let g = super::ConvGeometry { n, cin, h, w: h, cout, kh: k, kw: k, stride, pad_top: pad, pad_left: pad, oh, ow: oh };
+            let g = super::ConvGeometry { n, cin, h, w: h, cout, kh: k, kw: k, sy: stride, sx: stride, pad_top: pad, pad_left: pad, oh, ow: oh };
             let x = Tensor::randn(0f32, 1f32, (n, cin, h, h), &dev).unwrap();
             let w = Tensor::randn(0f32, 0.2f32, (cout, cin, k, k), &dev).unwrap();
             let b = Tensor::randn(0f32, 0.1f32, cout, &dev).unwrap();
@@ -375,7 +375,7 @@ mod tests {
             }
         }
         // a pooling that does not fit the convolution is an error, not a panic
-        let g = super::ConvGeometry { n: 1, cin: 1, h: 8, w: 8, cout: 2, kh: 3, kw: 3, stride: 1, pad_top: 1, pad_left: 1, oh: 8, ow: 8 };
+        let g = super::ConvGeometry { n: 1, cin: 1, h: 8, w: 8, cout: 2, kh: 3, kw: 3, sy: 1, sx: 1, pad_top: 1, pad_left: 1, oh: 8, ow: 8 };
         let pool = crate::ops::max_pool_op_for(1, 3, 8, 8, (2, 2), (2, 2), crate::spec::Padding::Valid).unwrap();
         let (x, w, b) = (Tensor::zeros((1, 1, 8, 8), candle_core::DType::F32, &dev).unwrap(), Tensor::zeros((2, 1, 3, 3), candle_core::DType::F32, &dev).unwrap(), Tensor::zeros(2, candle_core::DType::F32, &dev).unwrap());
         if super::direct::available() {

@@ -371,7 +371,7 @@ pub(crate) fn conv_grad_through_batch_norm(
     relu_after: Option<&Tensor>,
     input_grad: bool,
 ) -> candle_core::Result<Option<ConvNormGrads>> {
-    if !super::direct::available() || (input_grad && g.stride != 1) {
+    if !super::direct::available() || (input_grad && !g.unit_strides()) {
         return Ok(None);
     }
     let (conv_x, w, norm_x, gamma, grad) = (conv_x.contiguous()?, w.contiguous()?, norm_x.contiguous()?, gamma.contiguous()?, grad.contiguous()?);

@@ -398,7 +398,7 @@ pub(crate) fn conv_grad_through_max_pool(
     relu: bool,
     input_grad: bool,
 ) -> candle_core::Result<Option<(Option<Tensor>, Tensor, Tensor)>> {
-    if !super::direct::available() || (input_grad && g.stride != 1) {
+    if !super::direct::available() || (input_grad && !g.unit_strides()) {
         return Ok(None);
     }
     let ohw = pool.out.0 * pool.out.1;

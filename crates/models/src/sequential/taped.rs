@@ -77,10 +77,8 @@ impl Sequential {
         let n = self.layers.len();
         self.device.is_cpu()
             && self.layers.iter().enumerate().all(|(i, l)| match &l.spec {
-                LayerSpec::Conv2D { strides, activation, .. } => {
-                    strides.0 == strides.1
-                        && (matches!(activation, Activation::Relu | Activation::Linear)
-                            || (i + 1 == n && matches!(activation, Activation::Softmax | Activation::Sigmoid)))
+                LayerSpec::Conv2D { activation, .. } => {
+                    matches!(activation, Activation::Relu | Activation::Linear) || (i + 1 == n && matches!(activation, Activation::Softmax | Activation::Sigmoid))
                 }
                 LayerSpec::AveragePooling2D { .. } => false,
                 _ => true,
@@ -99,7 +97,7 @@ impl Sequential {
             (LayerSpec::Conv2D { strides, padding, activation, .. }, Params::Conv { kernel, bias }) => {
                 let act = if linear { Activation::Linear } else { *activation };
                 let (k, b) = (det(kernel), det(bias));
-                let geom = conv_geometry(x, &k, &b, strides.0, *padding)?;
+                let geom = conv_geometry(x, &k, &b, *strides, *padding)?;
                 let relu = act == Activation::Relu;
                 if !matches!(act, Activation::Relu | Activation::Linear) {
                     return Err(crate::error::ModelError::Spec(format!("Conv2D '{}': the taped step fuses only ReLU or linear", l.name)));
@@ -164,7 +162,7 @@ impl Sequential {
         let (LayerSpec::Conv2D { strides, padding, activation: Activation::Relu, .. }, Params::Conv { kernel, bias }) = (&conv.spec, &conv.params) else { return Ok(None) };
         let LayerSpec::MaxPooling2D { pool: window, strides: pool_strides, padding: pool_padding, .. } = &pool.spec else { return Ok(None) };
         let (k, b) = (kernel.as_tensor().detach(), bias.as_tensor().detach());
-        let geom = conv_geometry(x, &k, &b, strides.0, *padding)?;
+        let geom = conv_geometry(x, &k, &b, *strides, *padding)?;
         let op = max_pool_op_for(geom.n, geom.cout, geom.oh, geom.ow, *window, *pool_strides, *pool_padding)?;
         let x = x.contiguous()?;
         let Some((y, winners, pooled_sums)) = cpu::conv_relu_max_pool(&geom, &x, &k, &b, &op, self.is_trainable_norm(i + 2))? else { return Ok(None) };
