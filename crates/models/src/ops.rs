@@ -58,6 +58,9 @@ pub fn pad_same(x: &Tensor, kernel: (usize, usize), strides: (usize, usize), pad
     if padding == Padding::Valid {
         return Ok(x.clone());
     }
+    if kernel.0 == 0 || kernel.1 == 0 || strides.0 == 0 || strides.1 == 0 {
+        return Err(ModelError::Spec(format!("window {kernel:?} and strides {strides:?} must be positive")));
+    }
     let (_, _, h, w) = x.dims4()?;
     let (t, b, _) = same_padding(h, kernel.0, strides.0);
     let (l, r, _) = same_padding(w, kernel.1, strides.1);

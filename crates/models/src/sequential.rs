@@ -282,7 +282,22 @@ impl Sequential {
     }
 
     /// Adds a layer after the last one: checks it fits the current output shape, names it, and
-    /// initialises its weights.
+    /// initialises its weights. Arguments Keras 3 rejects are errors here, naming the argument
+    /// and what was expected: zero `filters`, `units`, `kernel_size`, `pool_size` or `strides`, a
+    /// negative or non-finite L2 factor, a dropout rate outside [0, 1].
+    ///
+    /// ```
+    /// use candle_core::Device;
+    /// use candlebook_models::*;
+    /// let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu);
+    /// let e = m.add(Conv2D::new(0, (3, 3))).unwrap_err();
+    /// assert_eq!(e.to_string(), "Conv2D: `filters` must be a positive integer, got 0");
+    /// assert!(m.add(Conv2D::new(4, (3, 3)).strides((2, 0))).unwrap_err().to_string().contains("`strides` must be two positive integers"));
+    /// m.add(Flatten::new())?;
+    /// assert!(m.add(Dense::new(0)).unwrap_err().to_string().contains("`units` must be a positive integer"));
+    /// assert_eq!(m.layers().len(), 1); // nothing was added by the failed calls
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add(&mut self, spec: impl Into<LayerSpec>) -> Result<&mut Self> {
         let spec = spec.into();
         let input = self.output_shape();
@@ -707,8 +722,52 @@ fn window_out(input: usize, k: usize, s: usize, padding: Padding, what: &str) ->
     window_output(input, k, s, padding).map_err(|e| ModelError::Shape(format!("{what}: {e}")))
 }
 
+/// The arguments Keras 3's layer constructors reject, as errors that name the layer, the argument
+/// and what was expected (Keras raises at construction; here [`Sequential::add`] does).
+fn check_spec(spec: &LayerSpec) -> Result<()> {
+    let class = spec.class_name();
+    let positive_pair = |arg: &str, (a, b): (usize, usize)| -> Result<()> {
+        if a == 0 || b == 0 {
+            return Err(ModelError::Spec(format!("{class}: `{arg}` must be two positive integers, got ({a}, {b})")));
+        }
+        Ok(())
+    };
+    match spec {
+        LayerSpec::Conv2D { filters, kernel, strides, .. } => {
+            if *filters == 0 {
+                return Err(ModelError::Spec("Conv2D: `filters` must be a positive integer, got 0".into()));
+            }
+            positive_pair("kernel_size", *kernel)?;
+            positive_pair("strides", *strides)?;
+        }
+        LayerSpec::MaxPooling2D { pool, strides, .. } | LayerSpec::AveragePooling2D { pool, strides, .. } => {
+            positive_pair("pool_size", *pool)?;
+            positive_pair("strides", *strides)?;
+        }
+        LayerSpec::Dense { units, l2, .. } => {
+            if *units == 0 {
+                return Err(ModelError::Spec("Dense: `units` must be a positive integer, got 0".into()));
+            }
+            if let Some(f) = l2 {
+                if !(f.is_finite() && *f >= 0.0) {
+                    return Err(ModelError::Spec(format!("Dense: the l2 regularisation factor must be a non-negative number, got {f}")));
+                }
+            }
+        }
+        LayerSpec::Dropout { rate, .. } => {
+            // Keras accepts 1 (every value dropped in training)
+            if !(0.0..=1.0).contains(rate) {
+                return Err(ModelError::Spec(format!("Dropout: `rate` must be a number in [0, 1], got {rate}")));
+            }
+        }
+        LayerSpec::BatchNormalization { .. } | LayerSpec::Flatten { .. } | LayerSpec::Activation { .. } => {}
+    }
+    Ok(())
+}
+
 /// Keras's output shape of a layer for this input shape, or why it does not fit.
 fn output_shape(spec: &LayerSpec, input: InputShape) -> Result<InputShape> {
+    check_spec(spec)?;
     let image = |what: &str| match input {
         InputShape::Image { height, width, channels } => Ok((height, width, channels)),
         InputShape::Flat(n) => Err(ModelError::Shape(format!("{what} needs an image input (H, W, C), got a flat input of {n}"))),
@@ -735,13 +794,7 @@ fn output_shape(spec: &LayerSpec, input: InputShape) -> Result<InputShape> {
             InputShape::Flat(_) => InputShape::Flat(*units),
             InputShape::Image { .. } => return Err(ModelError::Shape("Dense needs a flat input: add Flatten first".into())),
         },
-        LayerSpec::Dropout { rate, .. } => {
-            if !(0.0..1.0).contains(rate) {
-                return Err(ModelError::Spec(format!("Dropout rate must be in [0, 1), got {rate}")));
-            }
-            input
-        }
-        LayerSpec::BatchNormalization { .. } | LayerSpec::Activation { .. } => input,
+        LayerSpec::Dropout { .. } | LayerSpec::BatchNormalization { .. } | LayerSpec::Activation { .. } => input,
     })
 }
 

@@ -182,7 +182,9 @@ pub struct Conv2D {
 }
 
 impl Conv2D {
-    /// `Conv2D(filters, kernel_size)`.
+    /// `Conv2D(filters, kernel_size)`. Zero filters or a zero in `kernel` (or in `strides`) are
+    /// rejected, with an error naming the argument, when the layer is added to a model
+    /// ([`crate::Sequential::add`]; Keras rejects them in its constructor).
     pub fn new(filters: usize, kernel: (usize, usize)) -> Self {
         Self { filters, kernel, strides: (1, 1), padding: Padding::Valid, activation: Activation::Linear, name: None }
     }
@@ -322,7 +324,8 @@ impl From<BatchNormalization> for LayerSpec {
     }
 }
 
-/// `layers.Dropout(rate)`.
+/// `layers.Dropout(rate)`: in training, each value is dropped with probability `rate` (in
+/// [0, 1]; 1 drops every value, as in Keras) and the others are scaled by `1 / (1 - rate)`.
 ///
 /// ```
 /// use candlebook_models::Dropout;
@@ -394,7 +397,8 @@ pub struct Dense {
 }
 
 impl Dense {
-    /// `Dense(units)`.
+    /// `Dense(units)`. Zero units (and a negative or non-finite L2 factor) are rejected, with an
+    /// error naming the argument, when the layer is added to a model ([`crate::Sequential::add`]).
     pub fn new(units: usize) -> Self {
         Self { units, activation: Activation::Linear, l2: None, name: None }
     }

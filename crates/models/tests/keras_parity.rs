@@ -9,6 +9,9 @@ use candle_core::{Device, Tensor};
 use candlebook_models::*;
 use serde_json::Value;
 
+mod common;
+use common::fixtures;
+
 fn fixtures() -> Option<PathBuf> {
     let p = match std::env::var_os("CANDLEBOOK_SHARED") {
         Some(s) => PathBuf::from(s).join("fixtures/keras"),
@@ -230,4 +233,74 @@ fn mismatched_weights_name_the_tensor_and_both_shapes() {
     let after = m.layers()[0].weights()[0].1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert_eq!(before, after, "a failed load must leave the weights unchanged");
     assert!(m.load_keras_npz(dir.join("no-such.npz")).unwrap_err().to_string().contains("no-such.npz"));
+}
+
+/// Which layer arguments Keras 3 accepts and which it rejects
+/// (`tests/fixtures/keras_layer_arguments.json`, made by `scripts/make-keras-fixtures`): we accept
+/// the same ones, with Keras's output shape, and reject the others with an error (not a panic)
+/// that names the argument Keras names (zero units, filters, kernel sizes, pool sizes or strides,
+/// a negative or NaN L2 factor, a dropout rate outside [0, 1], a `valid` window larger than its
+/// input).
+#[test]
+fn layer_arguments_are_accepted_and_rejected_as_keras_does() {
+    let doc = fixtures::load("keras_layer_arguments.json");
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let (class, args, keras) = (case["class"].as_str().unwrap(), &case["args"], &case["keras"]);
+        let shape: Vec<usize> = case["input_shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let input = if shape.len() == 1 { Input::flat(shape[0]) } else { Input::image(shape[0], shape[1], shape[2]) };
+        let pair = |v: &Value| -> (usize, usize) {
+            match v.as_array() {
+                Some(a) => (a[0].as_u64().unwrap() as usize, a[1].as_u64().unwrap() as usize),
+                None => (v.as_u64().unwrap() as usize, v.as_u64().unwrap() as usize),
+            }
+        };
+        let padding = if args["padding"].as_str() == Some("same") { Padding::Same } else { Padding::Valid };
+        let spec: LayerSpec = match class {
+            "Dense" => {
+                let d = Dense::new(args["units"].as_u64().unwrap() as usize);
+                match args.get("l2") {
+                    Some(f) => d.l2(fixtures::number(f)).into(),
+                    None => d.into(),
+                }
+            }
+            "Conv2D" => Conv2D::new(args["filters"].as_u64().unwrap() as usize, pair(&args["kernel_size"]))
+                .strides(args.get("strides").map_or((1, 1), pair))
+                .padding(padding)
+                .into(),
+            "MaxPooling2D" | "AveragePooling2D" => {
+                let (pool, strides) = (pair(&args["pool_size"]), args.get("strides").map(pair));
+                if class == "MaxPooling2D" {
+                    let p = MaxPooling2D::new(pool).padding(padding);
+                    strides.map_or(p.clone(), |s| p.strides(s)).into()
+                } else {
+                    let p = AveragePooling2D::new(pool).padding(padding);
+                    strides.map_or(p.clone(), |s| p.strides(s)).into()
+                }
+            }
+            "Dropout" => Dropout::new(fixtures::number(&args["rate"])).into(),
+            other => panic!("class {other}"),
+        };
+        let mut m = Sequential::new(input, &Device::Cpu);
+        let what = format!("{class} {args}");
+        match (m.add(spec), keras["accepted"].as_bool().unwrap()) {
+            (Ok(_), true) => {
+                let want: Vec<usize> = keras["output_shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+                assert_eq!(m.output_shape().keras_dims(), want, "{what}: output shape");
+            }
+            (Ok(_), false) => panic!("{what}: accepted, Keras rejects it ({})", keras["error"]),
+            (Err(e), true) => panic!("{what}: rejected ({e}), Keras accepts it"),
+            (Err(e), false) => {
+                assert!(m.layers().is_empty(), "{what}: a rejected layer was added");
+                let (ours, theirs) = (e.to_string(), keras["error"].as_str().unwrap());
+                // the argument Keras names in backticks, if any, is named here too
+                if let Some(arg) = theirs.split('`').nth(1).filter(|a| !a.contains(' ')) {
+                    assert!(ours.contains(&format!("`{arg}`")), "{what}: '{ours}' does not name `{arg}` (Keras: {theirs})");
+                }
+                assert!(ours.contains(class), "{what}: '{ours}' does not name the layer");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} cases");
 }
