@@ -209,6 +209,11 @@ fn windows(x: &Tensor, pool: (usize, usize), strides: (usize, usize), out: (usiz
 
 /// Keras `MaxPooling2D` with a correct gradient for any window and stride (padded cells never win).
 ///
+/// NaN as TensorFlow's CPU kernel treats it: a NaN never wins, each window's value is its largest
+/// number and at least the dtype's lowest value (`f32::MIN` for a window of only NaN or -inf).
+/// On the CPU the gradient goes to each window's first maximum (to its first cell when that is
+/// NaN, as TensorFlow's gradient does); on other devices, to every cell equal to the maximum.
+///
 /// ```
 /// use candle_core::{Device, Tensor, Var};
 /// use candlebook_models::{max_pool2d_keras, Padding};
@@ -225,9 +230,50 @@ pub fn max_pool2d_keras(x: &Tensor, pool: (usize, usize), strides: (usize, usize
     }
     let (_, _, h, w) = x.dims4()?;
     let out = (window_output(h, pool.0, strides.0, padding)?, window_output(w, pool.1, strides.1, padding)?);
-    let xp = pad_same(x, pool, strides, padding, f64::NEG_INFINITY)?;
+    let xp = pad_same(&nan_to_neg_inf(x)?, pool, strides, padding, f64::NEG_INFINITY)?;
     let cells = windows(&xp, pool, strides, out)?;
-    Ok(Tensor::stack(&cells, 4)?.max(D::Minus1)?)
+    floor_at_lowest(&Tensor::stack(&cells, 4)?.max(D::Minus1)?)
+}
+
+/// Max pooling for inference off the CPU: candle's own forward (right, only its gradient is not,
+/// and faster there than [`max_pool2d_keras`]'s gathering), with NaN skipped and each window
+/// floored at the lowest value as TensorFlow does.
+pub(crate) fn max_pool2d_inference(x: &Tensor, pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+    let xp = pad_same(&nan_to_neg_inf(x)?, pool, strides, padding, f64::NEG_INFINITY)?;
+    floor_at_lowest(&xp.max_pool2d_with_stride(pool, strides)?)
+}
+
+/// `x` with every NaN replaced by -inf, so that a maximum skips them on every device.
+pub(crate) fn nan_to_neg_inf(x: &Tensor) -> Result<Tensor> {
+    let neg_inf = (x.ones_like()? * f64::NEG_INFINITY)?;
+    Ok(x.ne(x)?.where_cond(&neg_inf, x)?)
+}
+
+/// `max(x, lowest)` for the dtype's lowest finite value: TensorFlow's max pooling starts every
+/// window there, so a window of only -inf (or NaN) gives that value.
+pub(crate) fn floor_at_lowest(x: &Tensor) -> Result<Tensor> {
+    let lowest = match x.dtype() {
+        candle_core::DType::F64 => f64::MIN,
+        candle_core::DType::F32 => f32::MIN as f64,
+        _ => return Ok(x.clone()),
+    };
+    Ok(x.maximum(lowest)?)
+}
+
+/// TensorFlow's ReLU on any device: `max(x, 0)` with NaN kept NaN (candle's own `relu` returns 0
+/// for NaN, on the CPU and on CUDA). The CPU f32 path uses [`cpu::Relu`] instead.
+pub(crate) fn relu_keep_nan(x: &Tensor) -> Result<Tensor> {
+    Ok(x.ne(x)?.where_cond(x, &x.relu()?)?)
+}
+
+/// `clamp(x, lo, hi)` with NaN kept NaN, as TensorFlow's `clip_by_value` (candle's CPU clamp
+/// keeps it; CUDA's `fmaxf`/`fminf` would not).
+pub(crate) fn clamp_keep_nan(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
+    let c = x.clamp(lo, hi)?;
+    if x.device().is_cpu() {
+        return Ok(c);
+    }
+    Ok(x.ne(x)?.where_cond(x, &c)?)
 }
 
 /// Keras `AveragePooling2D`: with `same`, each window is averaged over its cells inside the image
@@ -252,6 +298,53 @@ pub fn avg_pool2d_keras(x: &Tensor, pool: (usize, usize), strides: (usize, usize
             let ones = pad_same(&x.ones_like()?, pool, strides, padding, 0.0)?;
             let count = Tensor::stack(&windows(&ones, pool, strides, out)?, 4)?.sum(D::Minus1)?;
             Ok((sum / count)?)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor};
+
+    use super::*;
+
+    fn values(t: &Tensor) -> Vec<f64> {
+        t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap()
+    }
+
+    /// The paths other devices take (candle's ops), run here on f64 tensors: ReLU keeps NaN as
+    /// TensorFlow's does (candle's own `relu` returns 0), and so does the clamp of the losses.
+    #[test]
+    fn generic_relu_and_clamp_keep_nan() {
+        let x = Tensor::new(&[f64::NAN, -1.0, 0.0, 2.5, f64::NEG_INFINITY, f64::INFINITY], &Device::Cpu).unwrap();
+        let y = values(&crate::sequential::activate(&x, crate::spec::Activation::Relu).unwrap());
+        assert!(y[0].is_nan(), "{y:?}");
+        assert_eq!(&y[1..], &[0.0, 0.0, 2.5, 0.0, f64::INFINITY]);
+        assert_eq!(values(&x.relu().unwrap())[0], 0.0, "candle's relu (why the generic path does not use it alone)");
+        let c = values(&clamp_keep_nan(&x, 1e-7, 1.0 - 1e-7).unwrap());
+        assert!(c[0].is_nan() && c[1] == 1e-7 && c[5] == 1.0 - 1e-7, "{c:?}");
+        // the CPU f32 kernel agrees
+        let y32 = values(&crate::sequential::activate(&x.to_dtype(DType::F32).unwrap(), crate::spec::Activation::Relu).unwrap());
+        assert!(y32[0].is_nan());
+        assert_eq!(&y32[1..], &[0.0, 0.0, 2.5, 0.0, f64::INFINITY]);
+    }
+
+    /// Inference max pooling off the CPU (candle's op behind NaN and -inf handling) gives what the
+    /// CPU kernel gives: NaN skipped, windows without a number at the lowest value.
+    #[test]
+    fn inference_max_pooling_skips_nan() {
+        let nan = f32::NAN;
+        let v = vec![1.0, nan, nan, nan, nan, nan, f32::NEG_INFINITY, nan, -2.0, 5.0, nan, 0.5];
+        let x = Tensor::from_vec(v, (1, 1, 3, 4), &Device::Cpu).unwrap();
+        for padding in [Padding::Valid, Padding::Same] {
+            let want = values(&max_pool2d_keras(&x, (2, 2), (2, 2), padding).unwrap());
+            let got = values(&max_pool2d_inference(&x, (2, 2), (2, 2), padding).unwrap());
+            assert_eq!(got, want, "{padding:?}");
+            assert!(want.contains(&(f32::MIN as f64)), "{want:?}");
+            // and the generic training path (f64 through the gathered windows)
+            let generic: Vec<f64> = values(&max_pool2d_keras(&x.to_dtype(DType::F64).unwrap(), (2, 2), (2, 2), padding).unwrap());
+            let expect: Vec<f64> = want.iter().map(|&v| if v == f32::MIN as f64 { f64::MIN } else { v }).collect();
+            assert_eq!(generic, expect, "{padding:?}");
         }
     }
 }

@@ -274,7 +274,7 @@ impl Loss {
                     let z = output;
                     ((z.relu()? - (z * y)?)? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)?
                 } else {
-                    let p = output.clamp(EPSILON as f32, (1.0 - EPSILON) as f32)?;
+                    let p = crate::ops::clamp_keep_nan(output, EPSILON as f32 as f64, (1.0 - EPSILON) as f32 as f64)?;
                     ((y * p.log()?)? + ((y.affine(-1.0, 1.0))? * p.affine(-1.0, 1.0)?.log()?)?)?.neg()?
                 };
                 if l.rank() > 1 {
@@ -328,7 +328,7 @@ fn log_probs(output: &Tensor, from_logits: bool) -> Result<Tensor> {
         Ok(shifted.broadcast_sub(&lse)?)
     } else {
         let p = output.broadcast_div(&output.sum_keepdim(D::Minus1)?)?;
-        Ok(p.clamp(EPSILON as f32, (1.0 - EPSILON) as f32)?.log()?)
+        Ok(crate::ops::clamp_keep_nan(&p, EPSILON as f32 as f64, (1.0 - EPSILON) as f32 as f64)?.log()?)
     }
 }
 

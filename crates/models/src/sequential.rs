@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ModelError, Result};
 mod taped;
 
-use crate::ops::{avg_pool2d_keras, conv2d_activated, max_pool2d_keras, pad_same, window_output};
+use crate::ops::{avg_pool2d_keras, conv2d_activated, max_pool2d_keras, window_output};
 use crate::spec::{Activation, LayerSpec, Padding};
 
 /// The shape of one example, as Keras's `input_shape` (channels last for images).
@@ -641,8 +641,7 @@ impl Sequential {
                 if training || crate::cpu::applies(x) {
                     max_pool2d_keras(x, *pool, *strides, *padding)?
                 } else {
-                    // candle's forward is right (only its gradient is not) and faster.
-                    pad_same(x, *pool, *strides, *padding, f64::NEG_INFINITY)?.max_pool2d_with_stride(*pool, *strides)?
+                    crate::ops::max_pool2d_inference(x, *pool, *strides, *padding)?
                 }
             }
             (LayerSpec::AveragePooling2D { pool, strides, padding, .. }, _) => avg_pool2d_keras(x, *pool, *strides, *padding)?,
@@ -708,7 +707,7 @@ pub(crate) fn activate(x: &Tensor, a: Activation) -> Result<Tensor> {
     Ok(match a {
         Activation::Linear => x.clone(),
         Activation::Relu if crate::cpu::applies(x) => x.contiguous()?.apply_op1(crate::cpu::Relu)?,
-        Activation::Relu => x.relu()?,
+        Activation::Relu => crate::ops::relu_keep_nan(x)?,
         Activation::Sigmoid => (x.neg()?.exp()? + 1.0)?.recip()?,
         Activation::Softmax => {
             let m = x.max_keepdim(D::Minus1)?;

@@ -1,9 +1,13 @@
 //! The fast f32 CPU kernels (convolution forward and gradients, max pooling and its gradient)
 //! against candle's own f64 operations on the same data, over the geometries the seed networks
 //! use: strides 1, 2 and 4, kernels 3 to 11, `same` padding with odd totals, `valid` padding that
-//! drops trailing rows and columns, one and several input channels.
+//! drops trailing rows and columns, one and several input channels; then against TensorFlow's own
+//! outputs and gradients (fixtures made by `scripts/make-keras-fixtures`): max pooling over NaN
+//! and -inf, and convolutions with unequal strides. The test script runs these tests with the
+//! AVX-512 kernels (where present) and again with `CANDLEBOOK_CPU_KERNELS=portable`; f64 inputs
+//! take the generic candle-op path that other devices use.
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use candlebook_models::{conv2d_keras, max_pool2d_keras, Padding};
 
 mod common;
@@ -72,19 +76,34 @@ fn max_pooling_matches_candle_in_f64() {
 }
 
 #[test]
-fn a_nan_wins_its_pooling_window_and_takes_the_gradient() {
-    // TF: a NaN beats every number once seen; later cells cannot displace it
-    let mut v: Vec<f32> = (0..16).map(|i| i as f32).collect();
-    v[5] = f32::NAN;
-    let x = Var::from_tensor(&Tensor::from_vec(v, (1, 1, 4, 4), &Device::Cpu).unwrap()).unwrap();
-    let y = max_pool2d_keras(x.as_tensor(), (2, 2), (2, 2), Padding::Valid).unwrap();
-    let out = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    assert!(out[0].is_nan(), "{out:?}");
-    assert_eq!(&out[1..], &[7.0, 13.0, 15.0]);
-    let g = y.sum_all().unwrap().backward().unwrap();
-    let g = g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let hot: Vec<usize> = g.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
-    assert_eq!(hot, vec![5, 7, 13, 15]);
+fn max_pooling_skips_nan_as_tensorflow_does() {
+    // tests/fixtures/keras_max_pool_nan.json: tf.nn.max_pool2d (Keras's MaxPooling2D) on inputs
+    // holding NaN and -inf. A NaN never wins a window's value; a window without a number gives
+    // float32's lowest value; the gradient goes to the first maximum, or to a window's first cell
+    // when that is NaN (TensorFlow's gradient kernel).
+    let doc = fixtures::load("keras_max_pool_nan.json");
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let pair = |k: &str| (case[k][0].as_u64().unwrap() as usize, case[k][1].as_u64().unwrap() as usize);
+        let (pool, strides) = (pair("pool"), pair("strides"));
+        let pad = if case["padding"] == "same" { Padding::Same } else { Padding::Valid };
+        let x = fixtures::nchw(&case["x"]);
+        let (want_y, want_dx) = (fixtures::array(&case["y"]).1, fixtures::array(&case["dx"]).1);
+        let probe = fixtures::nchw(&serde_json::json!({"shape": case["y"]["shape"], "data": case["probe"]["data"]}));
+        // the CPU kernel (f32), forward and gradient, bit for bit
+        let v = Var::from_tensor(&x).unwrap();
+        let y = max_pool2d_keras(v.as_tensor(), pool, strides, pad).unwrap();
+        let got_y = fixtures::nhwc(&y).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(got_y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want_y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{name}: {got_y:?} vs TF {want_y:?}");
+        let grads = (&y * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let dx = fixtures::nhwc(grads.get(v.as_tensor()).unwrap()).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(dx, want_dx, "{name}: gradient");
+        // the generic path (f64), forward: the same values, float64's lowest for float32's
+        let y64 = max_pool2d_keras(&x.to_dtype(DType::F64).unwrap(), pool, strides, pad).unwrap();
+        let got: Vec<f64> = fixtures::nhwc(&y64).flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let want: Vec<f64> = want_y.iter().map(|&v| if v == f32::MIN { f64::MIN } else { v as f64 }).collect();
+        assert_eq!(got, want, "{name}: generic path");
+    }
 }
 
 #[test]

@@ -181,6 +181,75 @@ fn three_keras_training_steps_are_reproduced() {
 }
 
 
+/// The models of `tests/fixtures/keras_nan_input.json`, with Keras's layer names.
+fn nan_case_model(kind: &str) -> Sequential {
+    let cpu = Device::Cpu;
+    let image = Input::image(6, 6, 1);
+    let conv = || Conv2D::new(4, (3, 3)).padding(Padding::Same);
+    let mut m = Sequential::new(if kind.starts_with("dense") { Input::flat(12) } else { image }, &cpu);
+    let layers: Vec<LayerSpec> = match kind {
+        "dense_relu" => vec![Dense::new(8).activation(Relu).into()],
+        "dense_bn_relu" => vec![Dense::new(8).into(), BatchNormalization::new().into(), ActivationLayer::new(Relu).into()],
+        "conv_relu_dense" => vec![conv().activation(Relu).into(), Flatten::new().into()],
+        "conv_bn_relu" => vec![conv().into(), BatchNormalization::new().into(), ActivationLayer::new(Relu).into(), Flatten::new().into()],
+        "conv_relu_avg_pool" => vec![conv().activation(Relu).into(), AveragePooling2D::new((2, 2)).into(), Flatten::new().into()],
+        "conv_relu_max_pool" => vec![conv().activation(Relu).into(), MaxPooling2D::new((2, 2)).into(), Flatten::new().into()],
+        "max_pool_first" => vec![MaxPooling2D::new((2, 2)).into(), Flatten::new().into()],
+        other => panic!("unknown model {other}"),
+    };
+    for l in layers {
+        m.add(l).unwrap();
+    }
+    m.add(Dense::new(3).activation(Softmax)).unwrap();
+    m
+}
+
+/// NaN in the input, as TensorFlow's ops treat it (`tests/fixtures/keras_nan_input.json`: Keras
+/// fits, ops run one by one; XLA agrees): ReLU (fused into a convolution, a Dense layer or a
+/// batch norm, or a layer of its own), batch norm, average pooling and the fused convolution +
+/// max pooling keep NaN, so `fit` stops with the NaN-loss error at the epoch and batch where
+/// Keras first reports a non-finite loss; max pooling skips a NaN while its window holds a number,
+/// so a NaN there never reaches the loss, and training matches Keras's losses. Run by the test
+/// script with the AVX-512 kernels (where present) and again with
+/// `CANDLEBOOK_CPU_KERNELS=portable`; the taped step covers every model here but the one with
+/// average pooling, which takes candle's autograd.
+#[test]
+fn nan_inputs_stop_training_where_keras_reports_a_non_finite_loss() {
+    let doc = fixtures::load("keras_nan_input.json");
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let mut m = nan_case_model(case["model"].as_str().unwrap());
+        fixtures::set_keras_weights(&m, &case["weights"]);
+        let lr = case["optimizer"]["learning_rate"].as_f64().unwrap() as f32;
+        m.compile(Optimizer::sgd(lr), Loss::sparse_categorical_crossentropy(), true);
+        let x = fixtures::nchw(&case["x"]);
+        let labels: Vec<u32> = case["y"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let y = Tensor::new(labels, &Device::Cpu).unwrap();
+        let (epochs, batch) = (case["epochs"].as_u64().unwrap() as usize, case["batch_size"].as_u64().unwrap() as usize);
+        let result = m.fit(&x, &y, Fit::new().epochs(epochs).batch_size(batch).shuffle(false).verbose(false));
+        let keras = &case["keras"];
+        match (result, keras["first_non_finite"].as_array()) {
+            (Err(ModelError::NonFinite(msg)), Some(at)) => {
+                let want = format!("epoch {}, batch {}:", at[0], at[1]);
+                assert!(msg.contains(&want), "{name}: '{msg}', Keras's first non-finite loss is at {want}");
+            }
+            (Ok(h), None) => {
+                // Keras's running loss at each epoch's last batch is the epoch's loss
+                let per_epoch = x.dim(0).unwrap().div_ceil(batch);
+                let running: Vec<f64> = keras["running_losses"].as_array().unwrap().iter().map(fixtures::number).collect();
+                for (e, &ours) in h.get("loss").unwrap().iter().enumerate() {
+                    let theirs = running[(e + 1) * per_epoch - 1];
+                    assert!((ours - theirs).abs() <= 1e-4 * theirs.abs(), "{name} epoch {}: loss {ours} vs Keras {theirs}", e + 1);
+                }
+            }
+            (result, keras_at) => panic!("{name}: fit gave {:?}, Keras's first non-finite loss: {keras_at:?}", result.map(|h| h.get("loss").map(<[f64]>::to_vec))),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} cases");
+}
+
 /// Models with unequal convolution strides trained by Keras for two SGD steps
 /// (`tests/fixtures/keras_conv_strides.json`): every weight after each step and each reported
 /// loss, through the taped step (strided convolutions, one fused with max pooling and a batch

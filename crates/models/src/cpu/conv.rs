@@ -199,7 +199,7 @@ impl CustomOp3 for Conv2dForward {
                     for (co, &bias) in b.iter().enumerate() {
                         let row = &mut yi[co * p + p0..co * p + p0 + len];
                         if self.relu {
-                            row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+                            row.iter_mut().for_each(|v| *v = super::relu(*v + bias));
                         } else {
                             row.iter_mut().for_each(|v| *v += bias);
                         }

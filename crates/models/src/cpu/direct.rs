@@ -647,7 +647,9 @@ mod avx512 {
                 if let Some(row) = acc.get(r) {
                     let v = _mm512_add_ps(row[c], bc);
                     if relu {
-                        _mm512_max_ps(v, zero)
+                        // operands in this order: `maxps` returns the second when either is NaN,
+                        // so NaN propagates as in TensorFlow's ReLU (see `cpu::relu`)
+                        _mm512_max_ps(zero, v)
                     } else {
                         v
                     }
@@ -845,7 +847,8 @@ mod avx512 {
             for v in 0..NV {
                 let mut r = _mm512_add_ps(row[v], bi);
                 if relu {
-                    r = _mm512_max_ps(r, zero);
+                    // NaN propagates: `maxps` returns its second operand when either is NaN
+                    r = _mm512_max_ps(zero, r);
                 }
                 _mm512_mask_storeu_ps(out.add(i * p).wrapping_offset(vectors[v].output), masks[v], r);
             }

@@ -260,7 +260,19 @@ pub(crate) fn sum_f32(x: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// ReLU whose gradient is computed from its output in one pass.
+/// TensorFlow's ReLU of one value, `std::max(x, 0)`: `x < 0 ? 0 : x`, so NaN stays NaN (Rust's
+/// `f32::max(x, 0.0)` returns 0 for NaN, which made NaN inputs train silently). On x86 this is one
+/// `maxps` with the operands in that order.
+#[inline(always)]
+pub(crate) fn relu(x: f32) -> f32 {
+    if x < 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// ReLU whose gradient is computed from its output in one pass. NaN propagates (see [`relu`]).
 pub(crate) struct Relu;
 
 impl CustomOp1 for Relu {
@@ -270,7 +282,7 @@ impl CustomOp1 for Relu {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(s, l, "input")?;
         let y = par_build(x.len(), 1 << 14, |i, y| {
-            y.iter_mut().zip(&x[i << 14..]).for_each(|(y, &x)| *y = x.max(0.0));
+            y.iter_mut().zip(&x[i << 14..]).for_each(|(y, &x)| *y = relu(x));
         });
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
@@ -380,6 +392,42 @@ mod tests {
         let (x, w, b) = (Tensor::zeros((1, 1, 8, 8), candle_core::DType::F32, &dev).unwrap(), Tensor::zeros((2, 1, 3, 3), candle_core::DType::F32, &dev).unwrap(), Tensor::zeros(2, candle_core::DType::F32, &dev).unwrap());
         if super::direct::available() {
             assert!(super::conv_relu_max_pool(&g, &x, &w, &b, &pool, false).is_err());
+        }
+    }
+
+    /// NaN inputs through the fused ReLU convolution + max pooling give what the two steps give
+    /// (the convolution's ReLU keeps NaN, the pooling skips it or floors an all-NaN window at
+    /// `f32::MIN`), with the same winners; at strides 1, 2 and unequal ones.
+    #[test]
+    fn fused_convolution_and_pooling_treat_nan_as_the_two_steps() {
+        use candle_core::{Device, Tensor};
+        let dev = Device::Cpu;
+        for (sy, sx) in [(1, 1), (2, 2), (2, 1)] {
+            let (n, cin, h, cout, k) = (2usize, 2usize, 12usize, 16usize, 3usize);
+            let (oh, ow) = (h.div_ceil(sy), h.div_ceil(sx));
+            let pad = |s: usize, o: usize| ((o - 1) * s + k).saturating_sub(h) / 2;
+            let g = super::ConvGeometry { n, cin, h, w: h, cout, kh: k, kw: k, sy, sx, pad_top: pad(sy, oh), pad_left: pad(sx, ow), oh, ow };
+            let mut xv = Tensor::randn(0f32, 1f32, (n, cin, h, h), &dev).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            // one NaN pixel in the first image, a whole NaN plane in the second
+            xv[5 * h + 6] = f32::NAN;
+            xv[(cin + 1) * h * h..(cin + 2) * h * h].fill(f32::NAN);
+            let x = Tensor::from_vec(xv, (n, cin, h, h), &dev).unwrap();
+            let w = Tensor::randn(0f32, 0.3f32, (cout, cin, k, k), &dev).unwrap();
+            let b = Tensor::randn(0f32, 0.1f32, cout, &dev).unwrap();
+            let pool = crate::ops::max_pool_op_for(n, cout, oh, ow, (2, 2), (2, 2), crate::spec::Padding::Same).unwrap();
+            let conv = x.apply_op3_no_bwd(&w, &b, &super::Conv2dForward { geom: g, relu: true }).unwrap();
+            let conv_values = conv.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert!(conv_values.iter().any(|v| v.is_nan()), "the ReLU convolution keeps NaN");
+            let (two_step, winners) = pool.forward_with_winners(&conv).unwrap();
+            let bits = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let pooled = two_step.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert!(pooled.iter().all(|v| !v.is_nan()) && pooled.contains(&f32::MIN), "pooling skips NaN, floors all-NaN windows");
+            let Some((fused, fused_winners, _)) = super::conv_relu_max_pool(&g, &x, &w, &b, &pool, false).unwrap() else {
+                assert!(!super::direct::available(), "the fused kernels run with AVX-512");
+                continue;
+            };
+            assert_eq!(bits(&fused), bits(&two_step), "strides ({sy}, {sx}): pooled values");
+            assert_eq!(*fused_winners, *winners, "strides ({sy}, {sx}): winners");
         }
     }
 

@@ -84,6 +84,16 @@ fn channel_sums_portable(img: &[f32], s: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// `x < 0 ? 0 : x` in f64: clamps a variance's negative round-off to 0 and keeps a NaN (from NaN
+/// inputs) as NaN, as the batch statistics computed directly do.
+fn relu64(x: f64) -> f64 {
+    if x < 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
 /// Per-channel sums of each image of a batch, from [`channel_sums`].
 pub(crate) type ImageSums = Vec<Vec<(f64, f64)>>;
 
@@ -99,7 +109,7 @@ impl Stats {
             .map(|ch| {
                 let (sx, sxx) = sums.iter().fold((0f64, 0f64), |(a, b), img| (a + img[ch].0, b + img[ch].1));
                 let mean = sx / m;
-                (mean as f32, (sxx / m - mean * mean).max(0.0) as f32)
+                (mean as f32, relu64(sxx / m - mean * mean) as f32)
             })
             .unzip();
         Some(Stats { n, c, s, mean: Arc::new(mean), var: Arc::new(var), eps })
@@ -146,7 +156,7 @@ impl CustomOp3 for BatchNormTrain {
             for (ch, &(scale, shift)) in affine.iter().enumerate() {
                 let r = ch * st.s..(ch + 1) * st.s;
                 if relu {
-                    yi[r.clone()].iter_mut().zip(&xi[r]).for_each(|(y, &x)| *y = (x * scale + shift).max(0.0));
+                    yi[r.clone()].iter_mut().zip(&xi[r]).for_each(|(y, &x)| *y = super::relu(x * scale + shift));
                 } else {
                     yi[r.clone()].iter_mut().zip(&xi[r]).for_each(|(y, &x)| *y = x * scale + shift);
                 }

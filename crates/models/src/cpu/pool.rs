@@ -2,6 +2,13 @@
 //! cells never win, and a gradient that goes wholly to the first maximum of each window in
 //! row-major order (what TensorFlow's CPU kernel does; candle 0.11 splits it or fails).
 //!
+//! NaN as TensorFlow 2.21's CPU kernel (`tf.nn.max_pool2d`, Keras's `MaxPooling2D`) treats it,
+//! checked against it in `tests/fixtures/keras_max_pool_nan.json`: a NaN never wins a window's
+//! value, which is the largest number in it, at least `f32::MIN` (a window of only NaN and -inf
+//! gives `f32::MIN`, TensorFlow's starting value, not NaN or -inf). The gradient follows
+//! TensorFlow's gradient kernel: each window starts from its first cell, and a later cell takes
+//! over only where it is larger, so a window whose first cell is NaN sends its gradient there.
+//!
 //! The training step keeps each window's winner (an index into its plane) from the forward pass,
 //! so the gradient is a scatter rather than a second search.
 
@@ -72,8 +79,9 @@ impl MaxPool2d {
         (base, first)
     }
 
-    /// Every window of one plane: its maximum into `y`, the plane index of its first maximum
-    /// (row-major; NaN wins once seen, as in TF) into `idx`.
+    /// Every window of one plane: its maximum into `y` (NaN skipped, at least `f32::MIN`), the
+    /// plane index of its first maximum (row-major; the first cell when that is NaN, as in TF's
+    /// gradient) into `idx`.
     ///
     /// The plane is first split into its `sy × sx` stride phases padded with −∞
     /// (`phases[ry][rx][i][j]` is padded cell `(i * sy + ry, j * sx + rx)`), so window cell
@@ -117,8 +125,10 @@ impl MaxPool2d {
                 // the last output row needs only its `ow` real lanes (its run ends the phase)
                 let src = &phases[ph * jh * jw + (ky / sy) * jw + kx / sx..][..wide - jw + ow];
                 let cell = (ky * self.w + kx) as u32;
-                for (((v, b), &c), &l) in v.iter_mut().zip(best.iter_mut()).zip(src).zip(base.iter()) {
-                    let wins = (c > *v) | (c.is_nan() & !v.is_nan());
+                for ((((v, b), &c), &l), &f) in v.iter_mut().zip(best.iter_mut()).zip(src).zip(base.iter()).zip(first.iter()) {
+                    // a NaN wins only as its window's first cell, and then keeps the window
+                    // (nothing compares larger than NaN); its value is then recomputed below
+                    let wins = (c > *v) | (c.is_nan() & (l.wrapping_add(cell) == f));
                     // bit masks, not `if`: baseline x86-64 (SSE2) has no blend, and the compiler
                     // turns the selects into a branch per lane
                     let m = (wins as u32).wrapping_neg();
@@ -127,14 +137,33 @@ impl MaxPool2d {
                 }
             }
         }
-        for ((yr, ir), (vr, br)) in y.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).zip(v.chunks_exact(jw).zip(best.chunks_exact(jw))) {
-            yr.iter_mut().zip(vr).for_each(|(y, v)| {
-                y.write(*v);
+        for (oy, ((yr, ir), (vr, br))) in y.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).zip(v.chunks_exact(jw).zip(best.chunks_exact(jw))).enumerate() {
+            yr.iter_mut().zip(vr).enumerate().for_each(|(ox, (y, &v))| {
+                // TF starts each window at f32::MIN: -inf (a window of -inf and NaN) gives f32::MIN
+                y.write(if v.is_nan() { self.window_max(xp, oy, ox) } else { v.max(f32::MIN) });
             });
             ir.iter_mut().zip(br).for_each(|(i, b)| {
                 i.write(b.to_bits());
             });
         }
+    }
+
+    /// The value TF gives window `(oy, ox)` of plane `xp`: its largest number, NaN skipped, at
+    /// least `f32::MIN`. Only for windows whose first cell is NaN (rare): the vectorised search
+    /// keeps the NaN there as the winner, for the gradient.
+    #[cold]
+    fn window_max(&self, xp: &[f32], oy: usize, ox: usize) -> f32 {
+        let (ya, yb) = window(oy, self.strides.0, self.pad.0, self.pool.0, self.h);
+        let (xa, xb) = window(ox, self.strides.1, self.pad.1, self.pool.1, self.w);
+        let mut m = f32::MIN;
+        for row in xp[ya * self.w..yb * self.w].chunks_exact(self.w) {
+            for &c in &row[xa..xb] {
+                if c > m {
+                    m = c;
+                }
+            }
+        }
+        m
     }
 
     /// Fills `phases` (see [`MaxPool2d::plane`]) from plane `xp`, any strides and padding.
