@@ -78,6 +78,18 @@ impl OptimizerState {
         Self { config, iterations: 0, slots: HashMap::new(), cpu_adam: HashMap::new() }
     }
 
+    /// This state for a copy of the model whose variables `ids` maps old to new: the slots and
+    /// moments of each variable move to its copy (the slot tensors are never changed in place,
+    /// so sharing them is safe; the in-place Adam moments are copied).
+    pub(crate) fn remapped(&self, ids: &HashMap<TensorId, TensorId>) -> OptimizerState {
+        OptimizerState {
+            config: self.config,
+            iterations: self.iterations,
+            slots: self.slots.iter().filter_map(|(id, s)| ids.get(id).map(|new| (*new, s.clone()))).collect(),
+            cpu_adam: self.cpu_adam.iter().filter_map(|(id, m)| ids.get(id).map(|new| (*new, m.clone()))).collect(),
+        }
+    }
+
     /// The optimiser's settings.
     pub fn config(&self) -> Optimizer {
         self.config

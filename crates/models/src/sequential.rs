@@ -99,6 +99,10 @@ pub(crate) enum Params {
 /// assert_eq!(layer.param_counts(), (6, 6)); // gamma+beta trainable, moving stats not
 /// assert_eq!(layer.weights().iter().map(|(n, _)| *n).collect::<Vec<_>>(), ["gamma", "beta", "moving_mean", "moving_variance"]);
 /// ```
+///
+/// A `Layer` is a view of one layer of its model: cloning it gives another handle on the same
+/// weight variables (training the model changes what both show). To copy a model with its own
+/// weights, clone the [`Sequential`].
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub(crate) name: String,
@@ -206,7 +210,11 @@ impl SplitMix {
 /// assert_eq!(model.predict(&x)?.dims(), &[2, 10]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+///
+/// `clone()` copies the model with its own weights (see [`Sequential::clone`]); training either
+/// copy leaves the other as it was. [`Sequential::clone_model`] is Keras's `clone_model`: the same
+/// layers with freshly initialised weights, not compiled.
+#[derive(Debug)]
 pub struct Sequential {
     name: String,
     input: InputShape,
@@ -218,7 +226,114 @@ pub struct Sequential {
     pub(crate) compiled: Option<crate::fit::Compiled>,
 }
 
+impl Clone for Sequential {
+    /// An independent copy: every weight (and batch-norm moving statistic) is a new variable
+    /// holding the same values, the layers keep their names and frozen flags, a compiled model
+    /// stays compiled with a copy of its optimiser's state (moments, step count), and the
+    /// dropout generator continues from the same state. Training the copy leaves the original
+    /// unchanged, and the other way round (Keras's `clone_model` gives fresh weights instead:
+    /// see [`Sequential::clone_model`]).
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::*;
+    /// let mut original = Sequential::new(Input::flat(2), &Device::Cpu).seed(3);
+    /// original.add(Dense::new(2).activation(Activation::Softmax))?;
+    /// original.compile(Optimizer::sgd(0.5), Loss::sparse_categorical_crossentropy(), false);
+    /// let before = original.keras_weights()?[0].1.to_vec2::<f32>()?;
+    /// let mut copy = original.clone();
+    /// let x = Tensor::new(&[[1f32, 0.0], [0.0, 1.0]], &Device::Cpu)?;
+    /// let y = Tensor::new(&[1u32, 0], &Device::Cpu)?;
+    /// copy.fit(&x, &y, Fit::new().epochs(3).verbose(false))?;
+    /// assert_eq!(original.keras_weights()?[0].1.to_vec2::<f32>()?, before);
+    /// assert_ne!(copy.keras_weights()?[0].1.to_vec2::<f32>()?, before);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Panics
+    /// Only if the device cannot allocate the copy (as `Vec::clone` would on the CPU).
+    fn clone(&self) -> Self {
+        self.deep_copy().unwrap_or_else(|e| panic!("Sequential::clone: cannot copy the weights of model '{}': {e}", self.name))
+    }
+}
+
 impl Sequential {
+    /// [`Sequential`]'s `clone`, with a device error returned instead.
+    fn deep_copy(&self) -> Result<Sequential> {
+        let mut ids = HashMap::new();
+        let mut copy_var = |v: &Var| -> Result<Var> {
+            // a detached tensor is not a variable, so `from_tensor` copies its storage
+            let fresh = Var::from_tensor(&v.as_tensor().detach())?;
+            ids.insert(v.as_tensor().id(), fresh.as_tensor().id());
+            Ok(fresh)
+        };
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let params = match &l.params {
+                Params::None => Params::None,
+                Params::Conv { kernel, bias } => Params::Conv { kernel: copy_var(kernel)?, bias: copy_var(bias)? },
+                Params::Dense { kernel, bias } => Params::Dense { kernel: copy_var(kernel)?, bias: copy_var(bias)? },
+                Params::Norm { gamma, beta, mean, var } => Params::Norm { gamma: copy_var(gamma)?, beta: copy_var(beta)?, mean: copy_var(mean)?, var: copy_var(var)? },
+            };
+            layers.push(Layer { name: l.name.clone(), spec: l.spec.clone(), input: l.input, output: l.output, params, trainable: l.trainable });
+        }
+        let compiled = self.compiled.as_ref().map(|c| crate::fit::Compiled { optimizer: c.optimizer.remapped(&ids), loss: c.loss, accuracy: c.accuracy });
+        Ok(Sequential {
+            name: self.name.clone(),
+            input: self.input,
+            layers,
+            device: self.device.clone(),
+            seed: self.seed,
+            counts: self.counts.clone(),
+            dropout_rng: Cell::new(self.dropout_rng.get()),
+            compiled,
+        })
+    }
+
+    /// Keras's `keras.models.clone_model(model)`: a new model with the same input shape, layers,
+    /// layer names and frozen flags, whose weights are freshly initialised (glorot-uniform, from
+    /// the model's seed: the weights a model built the same way with that seed starts with), and
+    /// which is not compiled. Use [`Sequential::clone_model_with_seed`] for other initial weights,
+    /// or `clone()` to copy the trained weights.
+    ///
+    /// ```
+    /// use candle_core::Device;
+    /// use candlebook_models::*;
+    /// let build = || -> Result<Sequential> {
+    ///     let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu).seed(5);
+    ///     m.add(Conv2D::new(2, (3, 3)).name("features"))?;
+    ///     m.add(Flatten::new())?;
+    ///     m.add(Dense::new(3))?;
+    ///     Ok(m)
+    /// };
+    /// let m = build()?;
+    /// let fresh = m.clone_model()?;
+    /// assert_eq!(fresh.layers().iter().map(|l| l.name()).collect::<Vec<_>>(), ["features", "flatten", "dense"]);
+    /// assert_eq!(fresh.keras_weights()?[0].1.flatten_all()?.to_vec1::<f32>()?, build()?.keras_weights()?[0].1.flatten_all()?.to_vec1::<f32>()?);
+    /// let other = m.clone_model_with_seed(6)?;
+    /// assert_ne!(other.keras_weights()?[0].1.flatten_all()?.to_vec1::<f32>()?, build()?.keras_weights()?[0].1.flatten_all()?.to_vec1::<f32>()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clone_model(&self) -> Result<Sequential> {
+        self.clone_model_with_seed(self.seed)
+    }
+
+    /// [`Sequential::clone_model`] with the weights initialised from `seed`.
+    pub fn clone_model_with_seed(&self, seed: u64) -> Result<Sequential> {
+        let mut m = Sequential::new(self.input, &self.device).seed(seed).with_name(self.name.clone());
+        for l in &self.layers {
+            let mut spec = l.spec.clone();
+            spec.set_name(l.name.clone());
+            m.add(spec)?;
+            if !l.trainable {
+                m.set_trainable(&l.name, false)?;
+            }
+        }
+        // so that layers added later get the names they would have got in the original
+        m.counts = self.counts.clone();
+        Ok(m)
+    }
+
     /// An empty model for inputs of this shape, computing on `device`, named `sequential`.
     pub fn new(input: InputShape, device: &Device) -> Self {
         Self {

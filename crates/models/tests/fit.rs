@@ -222,3 +222,41 @@ fn losses_and_accuracy_match_keras_evaluate() {
     }
     assert!(checked >= 15, "only {checked} cases");
 }
+
+/// `clone()` is a deep copy: training the copy leaves the original's weights (and batch-norm
+/// statistics) unchanged and the other way round; a compiled model's copy continues with a copy
+/// of the optimiser's state, so copy and original trained alike stay alike. `clone_model()` is
+/// Keras's: same layers and names, fresh weights, not compiled.
+#[test]
+fn clones_train_independently_and_clone_model_starts_fresh() {
+    let (x, y) = data(32, 12);
+    let build = || {
+        let mut m = Sequential::new(Input::image(8, 8, 1), &Device::Cpu).seed(21);
+        m.add(Conv2D::new(4, (3, 3)).padding(Padding::Same).activation(Activation::Relu)).unwrap();
+        m.add(BatchNormalization::new()).unwrap();
+        m.add(Flatten::new()).unwrap();
+        m.add(Dense::new(2).activation(Activation::Softmax)).unwrap();
+        m.compile(Optimizer::adam().with_learning_rate(0.01), Loss::categorical_crossentropy(), true);
+        m
+    };
+    let weights = |m: &Sequential| -> Vec<Vec<f32>> { m.keras_weights().unwrap().iter().map(|(_, t)| t.flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect() };
+    let fit = Fit::new().epochs(2).batch_size(8).seed(3).verbose(false);
+    let mut original = build();
+    original.fit(&x, &y, fit.clone()).unwrap();
+    let trained = weights(&original);
+    let mut copy = original.clone();
+    assert_eq!(weights(&copy), trained, "the copy starts with the original's values");
+    copy.fit(&x, &y, fit.clone()).unwrap();
+    assert_eq!(weights(&original), trained, "training the copy changed the original");
+    assert_ne!(weights(&copy), trained, "the copy did not train");
+    // the original, trained the same way, matches the copy: the optimiser state was copied too
+    original.fit(&x, &y, fit.clone()).unwrap();
+    assert_eq!(weights(&original), weights(&copy));
+    // clone_model: the architecture, fresh weights from the seed, not compiled
+    let fresh = original.clone_model().unwrap();
+    let names = |m: &Sequential| m.layers().iter().map(|l| l.name().to_string()).collect::<Vec<_>>();
+    assert_eq!(names(&fresh), names(&original));
+    assert_eq!(fresh.count_params(), original.count_params());
+    assert_eq!(weights(&fresh), weights(&build()), "fresh weights, as a model built with the same seed starts");
+    assert!(fresh.clone().fit(&x, &y, Fit::new().verbose(false)).unwrap_err().to_string().contains("compile"));
+}
