@@ -7,6 +7,7 @@ use std::time::Instant;
 use candle_core::{DType, Tensor};
 
 use crate::error::{ModelError, Result};
+use crate::evaluation::Evaluation;
 use crate::history::History;
 use crate::optim::{Loss, Optimizer, OptimizerState};
 use crate::sequential::{Sequential, SplitMix};
@@ -379,14 +380,29 @@ impl Sequential {
         self.compiled.as_ref().ok_or_else(|| ModelError::Spec("call compile(optimizer, loss, accuracy) before fit/evaluate".into()))
     }
 
-    /// `model.evaluate(x, y)`: the loss (with Keras's L2 terms) and, if compiled with it, the
-    /// accuracy, in inference mode and in batches.
-    pub fn evaluate(&self, x: &Tensor, y: &Tensor, batch_size: usize) -> Result<Vec<(String, f64)>> {
+    /// `model.evaluate(x, y, batch_size)`: the loss (with Keras's L2 terms) and, if compiled with
+    /// it, the accuracy, in inference mode and in batches, as an [`Evaluation`]: Keras's
+    /// `score[0]` is `score.loss()`, `score[1]` is `score.accuracy()?`, and printing it gives
+    /// Keras's `loss: 0.1234 - accuracy: 0.9876`.
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use candlebook_models::*;
+    /// let dev = Device::Cpu;
+    /// let mut model = Sequential::new(Input::flat(2), &dev).seed(0);
+    /// model.add(Dense::new(2).activation(Activation::Softmax))?;
+    /// model.compile(Optimizer::adam(), Loss::sparse_categorical_crossentropy(), true);
+    /// let (x, y) = (Tensor::new(&[[1f32, 0.0], [0.0, 1.0]], &dev)?, Tensor::new(&[0u32, 1], &dev)?);
+    /// println!("Test accuracy: {:.5}", model.evaluate(&x, &y, 32)?.accuracy()?);
+    /// println!("{}", model.evaluate(&x, &y, 32)?); // e.g. "loss: 0.6931 - accuracy: 0.5000"
+    /// # Ok::<(), candlebook_models::ModelError>(())
+    /// ```
+    pub fn evaluate(&self, x: &Tensor, y: &Tensor, batch_size: usize) -> Result<Evaluation> {
         let c = self.compiled_or_err()?;
         self.evaluate_with(x, y, batch_size, c.loss, c.accuracy)
     }
 
-    fn evaluate_with(&self, x: &Tensor, y: &Tensor, batch_size: usize, loss: Loss, accuracy: bool) -> Result<Vec<(String, f64)>> {
+    fn evaluate_with(&self, x: &Tensor, y: &Tensor, batch_size: usize, loss: Loss, accuracy: bool) -> Result<Evaluation> {
         let n = x.dim(0)?;
         if y.dim(0)? != n {
             return Err(ModelError::LengthMismatch { what: "examples vs targets".into(), left: n, right: y.dim(0)? });
@@ -399,18 +415,17 @@ impl Sequential {
             let (xb, yb) = (x.narrow(0, start, len)?, y.narrow(0, start, len)?);
             let (out, logits) = self.forward_with_logits(&xb, false)?;
             loss_sum += loss.compute_keras(&out, logits.as_ref(), &yb)?.to_dtype(DType::F64)?.to_scalar::<f64>()? * len as f64;
-            right += correct(&out, &yb)?;
+            if accuracy {
+                right += correct(&out, &yb)?;
+            }
             start += len;
         }
         let reg = match self.regularization_loss()? {
             Some(r) => r.to_dtype(DType::F64)?.to_scalar::<f64>()?,
             None => 0.0,
         };
-        let mut out = vec![("loss".to_string(), loss_sum / n.max(1) as f64 + reg)];
-        if accuracy {
-            out.push(("accuracy".to_string(), right / n.max(1) as f64));
-        }
-        Ok(out)
+        let n = n.max(1) as f64;
+        Ok(Evaluation::new(loss_sum / n + reg, accuracy.then(|| right / n)))
     }
 
     fn snapshot(&self) -> Result<Vec<Tensor>> {
@@ -510,7 +525,7 @@ impl Sequential {
             }
             if let Some((vx, vy)) = val {
                 let ev = self.evaluate_with(vx, vy, opts.batch_size, c.loss, c.accuracy)?;
-                metrics.extend(ev.into_iter().map(|(k, v)| (format!("val_{k}"), v)));
+                metrics.extend(ev.metrics().into_iter().map(|(k, v)| (format!("val_{k}"), v)));
             }
             let secs = start.elapsed().as_secs_f64();
             let pairs: Vec<(&str, f64)> = metrics.iter().map(|(k, v)| (k.as_str(), *v)).collect();

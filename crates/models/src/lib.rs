@@ -15,10 +15,12 @@
 //! # Ok::<(), candle_core::Error>(())
 //! ```
 
+mod accuracy;
 mod confusion;
 mod cpu;
 mod device;
 mod error;
+mod evaluation;
 mod fit;
 mod history;
 mod keras_import;
@@ -32,9 +34,11 @@ mod summary;
 pub mod throughput;
 pub mod zoo;
 
+pub use accuracy::accuracy;
 pub use confusion::{class_indices, misclassified, ConfusionMatrix};
 pub use device::{best_device, choose_device, DeviceChoice};
 pub use error::{ModelError, Result};
+pub use evaluation::Evaluation;
 pub use fit::{Compiled, EarlyStopping, Fit, Mode, ModelCheckpoint, Validation};
 pub use history::History;
 pub use logistic::{c_sweep, logistic_learning_curve, seed_c_grid, seed_learning_curve_sizes, CSweep, LbfgsStop, LearningCurvePoints, LogisticRegression};

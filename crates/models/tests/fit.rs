@@ -51,7 +51,8 @@ fn fit_learns_and_reports_history_and_evaluate_agrees() {
     assert!(loss[7] < loss[0] * 0.5, "loss did not fall: {loss:?}");
     assert!(h.get("val_accuracy").unwrap()[7] >= 0.95);
     let ev = m.evaluate(&vx, &vy, 8).unwrap();
-    assert!((ev[0].1 - h.get("val_loss").unwrap()[7]).abs() < 1e-5, "{ev:?}");
+    assert!((ev.loss() - h.get("val_loss").unwrap()[7]).abs() < 1e-5, "{ev}");
+    assert_eq!(ev.accuracy().unwrap(), h.get("val_accuracy").unwrap()[7]);
     // continuing training keeps the optimiser state and improves further
     let h2 = m.fit(&x, &y, Fit::new().epochs(2).batch_size(16).seed(6).verbose(false)).unwrap();
     assert!(h2.get("loss").unwrap()[1] <= loss[7] * 1.5);
@@ -205,9 +206,10 @@ fn losses_and_accuracy_match_keras_evaluate() {
         }
         let (want_loss, want_acc) = (keras["loss"].as_f64().unwrap(), keras["accuracy"].as_f64().unwrap());
         let ev = m.evaluate(&x, &y, n).unwrap();
-        assert_eq!(ev[0].0, "loss");
-        assert!((ev[0].1 - want_loss).abs() <= 1e-5 * (1.0 + want_loss.abs()), "{name}: loss {} vs Keras {want_loss}", ev[0].1);
-        assert!((ev[1].1 - want_acc).abs() < 1e-6, "{name}: accuracy {} vs Keras {want_acc} ({})", ev[1].1, keras["accuracy_metric"]);
+        assert_eq!(ev.metrics().iter().map(|(k, _)| *k).collect::<Vec<_>>(), ["loss", "accuracy"]);
+        assert!((ev.loss() - want_loss).abs() <= 1e-5 * (1.0 + want_loss.abs()), "{name}: loss {} vs Keras {want_loss}", ev.loss());
+        let acc = ev.accuracy().unwrap();
+        assert!((acc - want_acc).abs() < 1e-6, "{name}: accuracy {acc} vs Keras {want_acc} ({})", keras["accuracy_metric"]);
         // the same through fit (the training step's output and running metrics)
         let h = m.fit(&x, &y, Fit::new().batch_size(n).shuffle(false).verbose(false)).unwrap();
         let (fit_loss, fit_acc) = (h.get("loss").unwrap()[0], h.get("accuracy").unwrap()[0]);
@@ -259,4 +261,28 @@ fn clones_train_independently_and_clone_model_starts_fresh() {
     assert_eq!(fresh.count_params(), original.count_params());
     assert_eq!(weights(&fresh), weights(&build()), "fresh weights, as a model built with the same seed starts");
     assert!(fresh.clone().fit(&x, &y, Fit::new().verbose(false)).unwrap_err().to_string().contains("compile"));
+}
+
+/// `evaluate` names its results: `loss()` and `accuracy()` agree with the last validation epoch
+/// of `fit` and with `accuracy(labels, predict(x))`; a model compiled without accuracy reports the
+/// same loss and an error naming the missing accuracy; it prints as Keras's progress line.
+#[test]
+fn evaluation_is_named_and_agrees_with_predict_and_accuracy() {
+    let (x, y) = data(64, 21);
+    let (vx, vy) = data(40, 22);
+    let mut m = model(23);
+    let h = m.fit(&x, &y, Fit::new().epochs(3).batch_size(16).validation_data(&vx, &vy).seed(1).verbose(false)).unwrap();
+    let ev = m.evaluate(&vx, &vy, 7).unwrap();
+    assert_eq!(ev.accuracy().unwrap(), h.get("val_accuracy").unwrap()[2]);
+    let predicted = m.predict(&vx).unwrap();
+    assert_eq!(accuracy(&vy, &predicted).unwrap(), ev.accuracy().unwrap());
+    assert_eq!(accuracy(&vy.argmax(1).unwrap(), &predicted).unwrap(), ev.accuracy().unwrap());
+    assert_eq!(ev.to_string(), format!("loss: {:.4} - accuracy: {:.4}", ev.loss(), ev.accuracy().unwrap()));
+
+    m.compile(Optimizer::adam(), Loss::categorical_crossentropy(), false);
+    let loss_only = m.evaluate(&vx, &vy, 7).unwrap();
+    assert!((loss_only.loss() - ev.loss()).abs() < 1e-9);
+    let e = loss_only.accuracy().unwrap_err();
+    assert!(matches!(&e, ModelError::Spec(m) if m.contains("compiled without accuracy")), "{e:?}");
+    assert_eq!(loss_only.to_string(), format!("loss: {:.4}", ev.loss()));
 }

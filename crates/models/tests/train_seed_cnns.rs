@@ -32,8 +32,8 @@ fn asl_cnn_learns_generated_signs() {
     // After 36 steps batch norm's moving averages (momentum 0.99) are still mostly their initial
     // values, so inference-mode accuracy is not meaningful yet (as in Keras); only check it runs.
     let scores = model.evaluate(&test.images, &test.one_hot().unwrap(), 64).unwrap();
-    println!("ASL test scores on generated data after 4 short epochs: {scores:?}");
-    assert!(scores.iter().all(|(_, v)| v.is_finite()));
+    println!("ASL test scores on generated data after 4 short epochs: {scores}");
+    assert!(scores.loss().is_finite() && scores.accuracy().unwrap().is_finite(), "{scores}");
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn fingers_cnn_bn_learns_a_real_slice() {
     model.compile(Optimizer::adam(), Loss::CategoricalCrossentropy { from_logits: false }, true);
     model.fit(&train.images, &train.one_hot().unwrap(), Fit::new().epochs(3).batch_size(32).seed(0)).unwrap();
     let scores = model.evaluate(&test.images, &test.one_hot().unwrap(), 64).unwrap();
-    let test_acc = scores.iter().find(|(k, _)| k == "accuracy").unwrap().1;
+    let test_acc = scores.accuracy().unwrap();
     println!("fingers CNN+BN, 1200 real training images, 3 epochs: test accuracy {test_acc:.4} on 240");
     assert!(test_acc > 0.95, "test accuracy {test_acc}");
 }
