@@ -6,7 +6,8 @@
 //! [`faces`], [`cifar10`] from JPEG folders, binary batches or the Hugging Face hub's parquet,
 //! [`sign_mnist`] CSVs, [`severstal`] with run-length-encoded masks, [`read_npy`]/[`read_npz`]);
 //! parallel decoding with progress lines and an on-disk cache; [`transform`]s; scikit-learn's
-//! [`train_test_split`]; and [`generated`] stand-ins, used — and announced with a
+//! [`train_test_split`]; a tensor's [`value_range`] and [`TensorSummary`], and [`same_values`]
+//! for two tensors; and [`generated`] stand-ins, used — and announced with a
 //! `GENERATED DATA:` line — when the real files are absent.
 //!
 //! Loaders look under [`DataRoot`]: the folder named by `CANDLEBOOK_DATA`, else `data/` (see
@@ -48,9 +49,11 @@ mod progress;
 mod rng;
 mod rle;
 mod root;
+mod same_values;
 mod severstal;
 pub mod sign_mnist;
 mod split;
+mod tensor_summary;
 pub mod transform;
 
 pub use cifar::{cifar10, cifar10_hub_file, cifar_bin_files, load_cifar_bin, load_cifar_parquet};
@@ -71,4 +74,6 @@ pub use severstal::{
     STEEL_HEIGHT, STEEL_WIDTH,
 };
 pub use sign_mnist::{load_sign_mnist_csv, sign_mnist};
+pub use same_values::same_values;
 pub use split::{train_test_split, Split, TestSize, TrainTestSplit};
+pub use tensor_summary::{value_range, TensorSummary};
