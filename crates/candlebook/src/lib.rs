@@ -33,25 +33,47 @@ pub use candlebook_plots as plots;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Everything a notebook cell uses, in one import.
+///
+/// Looking at tensors and scoring predictions without spelling out tensor plumbing:
+///
+/// ```
+/// use candlebook::prelude::*;
+/// let device = Device::Cpu;
+/// let x = Tensor::new(&[[0f32, 0.5], [1.0, 0.25]], &device)?;
+/// println!("x_train {}", TensorSummary::of(&x)?); // x_train shape [2, 2] F32, values 0 to 1, mean 0.4375
+/// assert_eq!(value_range(&x)?, (0.0, 1.0));
+/// assert!(same_values(&x, &x.copy()?)?);
+///
+/// let labels = Tensor::new(&[1u32, 0], &device)?;
+/// println!("accuracy {:.4}", accuracy(&labels, &x)?); // accuracy 1.0000 (each row's argmax: 1, 0)
+/// assert_eq!(accuracy(&labels, &x)?, 1.0);
+///
+/// let mut model = Sequential::new(Input::flat(2), &device);
+/// model.add(Dense::new(2).activation(Activation::Softmax))?;
+/// model.compile(Optimizer::adam(), Loss::sparse_categorical_crossentropy(), true);
+/// let score: Evaluation = model.evaluate(&x, &labels, 32)?;
+/// println!("Test loss: {:.4}, test accuracy: {:.4}", score.loss(), score.accuracy()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub mod prelude {
     pub use candle_core::{DType, Device, IndexOp, Tensor, D};
 
     pub use candlebook_data::{
         cifar10, faces, fingers, generated, load_cifar_bin, load_cifar_parquet, load_fingers_dir, load_image,
         load_image_folder, load_severstal_dir, load_sign_mnist_csv, read_npy, read_npz, rle_decode, rle_encode,
-        severstal, severstal_options, sign_mnist, train_test_split, transform, Channels, DataError, DataRoot,
-        DataSource, Dataset, Hand, HubFile, LoadOptions, LoadedImage, ResizeFilter, Severstal, Split, SteelRow,
-        TrainTestSplit,
+        same_values, severstal, severstal_options, sign_mnist, train_test_split, transform, value_range, Channels,
+        DataError, DataRoot, DataSource, Dataset, Hand, HubFile, LoadOptions, LoadedImage, ResizeFilter, Severstal, Split,
+        SteelRow, TensorSummary, TrainTestSplit,
     };
     pub use candlebook_kernels::{
         avg_pool, canny, filter2d, gaussian_blur, image_to_tensor, max_pool, resize_area, tensor_to_image,
         Border, Canny, GaussianBlur, ImageFilters, Kernel2d, KernelError,
     };
     pub use candlebook_models::{
-        best_device, choose_device, class_indices, misclassified, Activation, ActivationLayer, AveragePooling2D, BatchNormalization,
+        accuracy, best_device, choose_device, class_indices, misclassified, Activation, ActivationLayer, AveragePooling2D, BatchNormalization,
         ConfusionMatrix, Conv2D, Dense, Dropout, Flatten, History, Input, InputShape, MaxPooling2D, ModelError, Padding,
         Sequential, c_sweep, logistic_learning_curve, seed_c_grid, seed_learning_curve_sizes, CSweep, LearningCurvePoints,
-        LogisticRegression, EarlyStopping, Fit, Loss, ModelCheckpoint, Optimizer,
+        LogisticRegression, EarlyStopping, Evaluation, Fit, Loss, ModelCheckpoint, Optimizer,
     };
     pub use candlebook_models::zoo;
     pub use candlebook_plots::{
