@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 #[cfg(feature = "parquet")]
 use polars::prelude::*;
+#[cfg(feature = "parquet")]
 use rayon::prelude::*;
 
 use crate::dataset::{DataSource, Dataset};
@@ -131,7 +132,7 @@ pub fn cifar10_hub_file(split: Split) -> HubFile {
 /// CIFAR-10 from the first of: `<root>/cifar10/<split>/<class>/*.jpg` (JPEG folders),
 /// `<root>/cifar10/cifar-10-batches-bin/` or `<root>/cifar-10-batches-bin/` (binary batches),
 /// the hub cache ([`cifar10_hub_file`], no network unless built with `hub-download`), else a
-/// generated stand-in ([`crate::generated::cifar10`], 100 per class for train, 20 for test).
+/// generated stand-in ([`crate::generated::cifar10`], 300 per class for train, 50 for test).
 /// Prints which it used.
 pub fn cifar10(root: &DataRoot, split: Split, opts: &LoadOptions, device: &Device) -> Result<Dataset> {
     let folders = root.join("cifar10").join(split.as_str());
@@ -152,7 +153,7 @@ pub fn cifar10(root: &DataRoot, split: Split, opts: &LoadOptions, device: &Devic
         println!("REAL DATA: {}: {} images 3x32x32 (hub cache {})", p.display(), ds.len(), hub.repo);
         return Ok(ds);
     }
-    let per_class = opts.limit.map(|l| l.div_ceil(10)).unwrap_or(if split == Split::Train { 100 } else { 20 });
+    let per_class = opts.limit.map(|l| l.div_ceil(10)).unwrap_or(if split == Split::Train { 300 } else { 50 });
     let ds = crate::generated::cifar10(split, per_class, device)?;
     root.announce_generated(&folders, &ds);
     Ok(ds)

@@ -77,7 +77,7 @@ pub fn load_fingers_dir(dir: impl AsRef<Path>, opts: &LoadOptions, device: &Devi
 }
 
 /// The fingers split from `<root>/fingers/<train|test>`, or, when that folder is absent,
-/// [`crate::generated::fingers`] (50 per class for train, 20 for test) with a `GENERATED DATA:`
+/// [`crate::generated::fingers`] (400 per digit and hand for train, 4,800 images; 50 for test) with a `GENERATED DATA:`
 /// line.
 ///
 /// ```
@@ -93,7 +93,7 @@ pub fn fingers(root: &DataRoot, split: Split, opts: &LoadOptions, device: &Devic
     if dir.is_dir() {
         return load_fingers_dir(&dir, opts, device);
     }
-    let per_class = opts.limit.map(|l| l.div_ceil(12)).unwrap_or(if split == Split::Train { 50 } else { 20 });
+    let per_class = opts.limit.map(|l| l.div_ceil(12)).unwrap_or(if split == Split::Train { 400 } else { 50 });
     let ds = crate::generated::fingers(split, per_class, device)?;
     root.announce_generated(&dir, &ds);
     Ok(ds)

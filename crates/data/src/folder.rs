@@ -63,7 +63,7 @@ pub fn load_image_folder(dir: impl AsRef<Path>, opts: &LoadOptions, device: &Dev
 }
 
 /// The faces set from `<root>/faces` (`female/`, `male/`), resized on load to `opts.resize`
-/// (default 100×100, area, as the tutorial's first step), or 40 + 40 generated faces with a
+/// (default 100×100, area, as the tutorial's first step), or 200 + 200 generated faces with a
 /// `GENERATED DATA:` line.
 pub fn faces(root: &DataRoot, opts: &LoadOptions, device: &Device) -> Result<Dataset> {
     let mut opts = opts.clone();
@@ -74,7 +74,7 @@ pub fn faces(root: &DataRoot, opts: &LoadOptions, device: &Device) -> Result<Dat
     if dir.is_dir() {
         return load_image_folder(&dir, &opts, device);
     }
-    let ds = crate::generated::faces(opts.limit.map(|l| l.div_ceil(2)).unwrap_or(40), opts.resize.unwrap_or((100, 100)), device)?;
+    let ds = crate::generated::faces(opts.limit.map(|l| l.div_ceil(2)).unwrap_or(200), opts.resize.unwrap_or((100, 100)), device)?;
     root.announce_generated(&dir, &ds);
     Ok(ds)
 }

@@ -161,7 +161,7 @@ pub fn load_sign_mnist_csv(path: impl AsRef<Path>, device: &Device) -> Result<Da
 }
 
 /// The split from `<root>/sign_mnist/sign_mnist_<train|test>.csv`, or a generated stand-in
-/// ([`crate::generated::sign_mnist`], 20 per class for train, 5 for test) with a
+/// ([`crate::generated::sign_mnist`], 60 per class for train, 10 for test) with a
 /// `GENERATED DATA:` line.
 pub fn sign_mnist(root: &DataRoot, split: Split, device: &Device) -> Result<Dataset> {
     let path = root.join("sign_mnist").join(format!("sign_mnist_{}.csv", split.as_str()));
@@ -170,7 +170,7 @@ pub fn sign_mnist(root: &DataRoot, split: Split, device: &Device) -> Result<Data
         println!("REAL DATA: {}: {} images 1x28x28, 24 classes", path.display(), ds.len());
         return Ok(ds);
     }
-    let ds = crate::generated::sign_mnist(split, if split == Split::Train { 20 } else { 5 }, device)?;
+    let ds = crate::generated::sign_mnist(split, if split == Split::Train { 60 } else { 10 }, device)?;
     root.announce_generated(&path, &ds);
     Ok(ds)
 }

@@ -150,7 +150,7 @@ fn image_folder_with_png_bytes_in_jpg_and_resize() {
     // generated faces when absent
     let g = faces(&DataRoot::at(d.join("none")), &LoadOptions::default(), &Device::Cpu).unwrap();
     assert!(g.is_generated());
-    assert_eq!(g.images.dims(), &[80, 3, 100, 100]);
+    assert_eq!(g.images.dims(), &[400, 3, 100, 100]);
 }
 
 fn cifar_record(label: u8, seed: u8) -> Vec<u8> {
@@ -411,12 +411,12 @@ fn generated_fallbacks_are_deterministic_and_announced() {
     let a = fingers(&root, Split::Train, &LoadOptions::default(), &Device::Cpu).unwrap();
     let b = fingers(&root, Split::Train, &LoadOptions::default(), &Device::Cpu).unwrap();
     assert!(a.is_generated());
-    assert_eq!(a.images.dims(), &[600, 1, 128, 128]);
-    assert_eq!(a.class_counts().unwrap(), vec![100; 6]);
+    assert_eq!(a.images.dims(), &[4800, 1, 128, 128]);
+    assert_eq!(a.class_counts().unwrap(), vec![800; 6]);
     assert_eq!(a.images.flatten_all().unwrap().to_vec1::<u8>().unwrap(), b.images.flatten_all().unwrap().to_vec1::<u8>().unwrap());
     let c = cifar10(&root, Split::Test, &LoadOptions::default(), &Device::Cpu).unwrap();
     assert!(c.is_generated());
-    assert_eq!(c.images.dims(), &[200, 3, 32, 32]);
+    assert_eq!(c.images.dims(), &[500, 3, 32, 32]);
     assert!(a.source.to_string().starts_with("GENERATED DATA"));
     // the classes differ the way the real ones do: more raised fingers, more bright pixels
     let bright: Vec<f32> = (0..6u32)

@@ -47,8 +47,10 @@ pub fn fingers(split: Split, per_class: usize, device: &Device) -> Result<Datase
     let class = |i: usize| (i % 6, (i / 6) % 2); // (digit, hand)
     let images = draw_all(n, (1, 128, 128), 100 + split_seed(split), device, |i, rng| {
         let (k, hand) = class(i);
-        let mut cv = Canvas::new(128, 128, 1, &[8.0]);
-        let tone = rng.range(170.0, 225.0);
+        // grey on dark grey, as the real photos (background about 50 of 255 with a grainy texture,
+        // the hand 170-210)
+        let mut cv = Canvas::new(128, 128, 1, &[rng.range(38.0, 62.0)]);
+        let tone = rng.range(170.0, 215.0);
         let (cx, cy) = (64.0 + rng.range(-8.0, 8.0), 80.0 + rng.range(-6.0, 6.0));
         let tilt = rng.range(-0.25, 0.25);
         let scale = rng.range(0.85, 1.1);
@@ -67,12 +69,12 @@ pub fn fingers(split: Split, per_class: usize, device: &Device) -> Result<Datase
         }
         // thumb on the right of the image for a left hand: raised for five, folded otherwise
         let tb = (cx + 20.0 * scale, cy + 2.0);
-        let (tlen, ta) = if k == 5 { (30.0 * scale, tilt + 1.0) } else { (12.0 * scale, tilt + 2.2) };
+        let (tlen, ta) = if k == 5 { (38.0 * scale, tilt + 1.0) } else { (12.0 * scale, tilt + 2.2) };
         cv.capsule(tb, (tb.0 + ta.sin() * tlen, tb.1 - ta.cos() * tlen), 6.0 * scale, &[tone - 5.0]);
         if hand == 1 {
             cv.mirror();
         }
-        cv.noise(rng, 6.0);
+        cv.noise(rng, 14.0);
         cv
     })?;
     let labels: Vec<u32> = (0..n).map(|i| class(i).0 as u32).collect();
