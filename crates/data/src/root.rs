@@ -182,6 +182,22 @@ pub struct LoadedImage {
 }
 
 impl LoadedImage {
+    /// Width × height in pixels, as a caption: `"300×400"`.
+    ///
+    /// ```
+    /// use candlebook_data::{DataRoot, generated};
+    /// let dev = candle_core::Device::Cpu;
+    /// let photos = DataRoot::at("/nowhere").first_images_or_generated("faces/female", 2, &dev, |i, d| generated::face_photo(i, 0, d))?;
+    /// assert_eq!(photos[0].size_label(), "300×400");
+    /// # Ok::<(), candlebook_data::DataError>(())
+    /// ```
+    pub fn size_label(&self) -> String {
+        match self.image.dims() {
+            [.., h, w] => format!("{w}×{h}"),
+            dims => format!("{dims:?}"),
+        }
+    }
+
     /// True when the image is a generated stand-in.
     pub fn is_generated(&self) -> bool {
         self.source == ImageSource::Generated

@@ -117,7 +117,8 @@ impl LineChart {
         self
     }
 
-    /// x limits; `None` keeps the data's end.
+    /// x limits; `None` keeps the data's end. Unless `ylim` fixes them, the y limits then follow
+    /// the points inside the x window (a zoom keeps every curve in view).
     pub fn xlim(mut self, lo: Option<f64>, hi: Option<f64>) -> Self {
         self.xlim = (lo, hi);
         self
@@ -211,7 +212,11 @@ impl LineChart {
         }
         let fold = |vals: Vec<f64>| vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
         let (x0, x1) = fold(pts().map(|(x, _)| *x).collect());
-        let (y0, y1) = fold(pts().map(|(_, y)| *y).collect());
+        // A zoom (`xlim`) also zooms y: the automatic y range covers the points inside the x
+        // window, so every curve stays in view (matplotlib keeps the whole data's y range).
+        let in_window = |x: f64| self.xlim.0.is_none_or(|lo| x >= lo) && self.xlim.1.is_none_or(|hi| x <= hi);
+        let window: Vec<f64> = pts().filter(|(x, _)| in_window(**x)).map(|(_, y)| *y).collect();
+        let (y0, y1) = if window.is_empty() { fold(pts().map(|(_, y)| *y).collect()) } else { fold(window) };
         // matplotlib's 5% margins; a flat range gets a unit span.
         let widen = |lo: f64, hi: f64| {
             if hi > lo {
@@ -467,6 +472,19 @@ mod tests {
         assert_eq!(runs, vec![vec![(0.0, 0.0), (1.0, 1.0)], vec![(3.0, 1.0), (4.0, 0.0)]]);
         let gap = [Some((0.0, 0.5)), None, Some((1.0, 0.5)), Some((2.0, 0.5))];
         assert_eq!(clip_polyline(&gap, (0.0, 2.0), (0.0, 1.0), false).len(), 2);
+    }
+
+    #[test]
+    fn zooming_x_zooms_y_to_the_curves_inside_the_window() -> Result<()> {
+        let x = [10.0, 100.0, 1000.0, 2000.0, 3000.0];
+        let chart = LineChart::new().series("train", &x, &[1.0, 1.0, 1.0, 1.0, 1.0])?.series("test", &x, &[0.3, 0.6, 0.85, 0.9, 0.93])?;
+        let (_, (y0, _)) = chart.bounds()?;
+        assert!(y0 < 0.3, "unzoomed y starts at {y0}");
+        let (_, (y0, y1)) = chart.clone().xlim(Some(1500.0), None).bounds()?;
+        assert!(y0 > 0.85 && y0 < 0.9 && y1 > 1.0, "zoomed y range {y0}..{y1} must show 0.9..1.0 and no more");
+        let (_, (y0, _)) = chart.xlim(Some(1500.0), None).ylim(Some(0.95), None).bounds()?;
+        assert_eq!(y0, 0.95, "ylim still wins");
+        Ok(())
     }
 
     #[test]

@@ -32,6 +32,22 @@ impl LearningCurvePoints {
     }
 }
 
+/// The curve's last point, as the seed prints it after the loop.
+///
+/// ```
+/// let p = candlebook_models::LearningCurvePoints { sizes: vec![10, 20], train_acc: vec![1.0, 1.0], test_acc: vec![0.5, 0.75], ..Default::default() };
+/// assert_eq!(p.to_string(), "final train accuracy 1.00000, test accuracy 0.75000, train size 20");
+/// assert_eq!(candlebook_models::LearningCurvePoints::default().to_string(), "no points (no training size was given)");
+/// ```
+impl std::fmt::Display for LearningCurvePoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.sizes.last(), self.train_acc.last(), self.test_acc.last()) {
+            (Some(size), Some(train), Some(test)) => write!(f, "final train accuracy {train:.5}, test accuracy {test:.5}, train size {size}"),
+            _ => write!(f, "no points (no training size was given)"),
+        }
+    }
+}
+
 /// Train and test accuracy per value of C, from [`c_sweep`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CSweep {
