@@ -224,8 +224,8 @@ impl Figure {
         use image::ImageEncoder;
         let rgb = self.to_rgb()?;
         let mut out = Vec::new();
-        // Best compression with adaptive filters: notebooks keep every figure inline, and noisy
-        // photo grids came out ~10-20% smaller than with the default settings.
+        // Best compression with adaptive filters: notebooks keep every figure inline (and are
+        // committed), so bytes matter more than the milliseconds of encoding.
         image::codecs::png::PngEncoder::new_with_quality(&mut out, image::codecs::png::CompressionType::Best, image::codecs::png::FilterType::Adaptive)
             .write_image(rgb.as_raw(), rgb.width(), rgb.height(), image::ExtendedColorType::Rgb8)?;
         Ok(out)

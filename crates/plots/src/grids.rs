@@ -216,7 +216,7 @@ pub fn misclassified_grid<S: AsRef<str>>(
     let cols = cols.clamp(1, wrong.len());
     let rows = wrong.len().div_ceil(cols);
     // Sized for reading, not for bytes: eight photos to a row at 115 px each (about a 128×128
-    // photo's own resolution) stay legible, and the grid takes a third of the bytes it did at 220 px.
+    // photo's own resolution) stay legible, with under a third of the pixels of 220×260 cells.
     let (cell_w, cell_h) = if cols >= 8 { (115, 150) } else { (220, 260) };
     let mut fig = Figure::grid(rows, cols).size(cell_w * cols as u32, cell_h * rows as u32);
     for i in wrong {
