@@ -61,7 +61,7 @@ pub mod prelude {
     pub use candlebook_data::{
         cifar10, faces, fingers, generated, load_cifar_bin, load_cifar_parquet, load_fingers_dir, load_image,
         load_image_folder, load_severstal_dir, load_sign_mnist_csv, read_npy, read_npz, rle_decode, rle_encode,
-        same_values, severstal, severstal_options, sign_mnist, train_test_split, transform, value_range, Channels,
+        same_values, severstal, severstal_options, sign_mnist, train_test_split, transform, value_range, count_nonzero, Channels,
         DataError, DataRoot, DataSource, Dataset, Hand, HubFile, LoadOptions, LoadedImage, ResizeFilter, Severstal, Split,
         SteelRow, TensorSummary, TrainTestSplit,
     };

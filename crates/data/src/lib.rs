@@ -76,4 +76,4 @@ pub use severstal::{
 pub use sign_mnist::{load_sign_mnist_csv, sign_mnist};
 pub use same_values::same_values;
 pub use split::{train_test_split, Split, TestSize, TrainTestSplit};
-pub use tensor_summary::{value_range, TensorSummary};
+pub use tensor_summary::{count_nonzero, value_range, TensorSummary};

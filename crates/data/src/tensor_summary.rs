@@ -242,3 +242,17 @@ mod tests {
         assert_eq!(s.to_string(), "shape [0, 3] U8, no values");
     }
 }
+
+/// How many elements of `t` are not zero (NumPy's `np.count_nonzero`), for any dtype; NaN counts
+/// as non-zero, as in NumPy.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let edges = Tensor::new(&[[0u8, 255, 0], [255, 255, 0]], &Device::Cpu)?;
+/// assert_eq!(candlebook_data::count_nonzero(&edges)?, 3);
+/// # Ok::<(), candlebook_data::DataError>(())
+/// ```
+pub fn count_nonzero(t: &Tensor) -> Result<usize> {
+    let zero = Tensor::zeros((), t.dtype(), t.device())?.broadcast_as(t.shape())?;
+    Ok(t.ne(&zero)?.to_dtype(candle_core::DType::U32)?.sum_all()?.to_scalar::<u32>()? as usize)
+}
