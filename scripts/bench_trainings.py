@@ -169,7 +169,7 @@ def main():
     ap.add_argument("data")
     ap.add_argument("--only", choices=["fingers", "cifar10"])
     ap.add_argument("--side", choices=["keras", "ours"], help="run one side only")
-    ap.add_argument("--fingers-epochs", type=int, default=3, help="notebook 03 trains its CNNs 3 epochs on the real data")
+    ap.add_argument("--fingers-epochs", type=int, default=4, help="notebook 03 trains its CNNs 4 epochs")
     ap.add_argument("--cifar-epochs", type=int, default=14)
     ap.add_argument("--keras-child", help=argparse.SUPPRESS)
     ap.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
