@@ -50,6 +50,14 @@ class Kernel:
             elif kind == "status" and content["execution_state"] == "idle":
                 break
         elapsed = time.perf_counter() - start
+        # evcxr can deliver a cell's last output lines just after it reports idle
+        while True:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.5)
+            except Exception:
+                break
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+                text.append(msg["content"]["text"])
         if error:
             raise RuntimeError(f"cell failed:\n{code}\n{error}")
         return elapsed, "".join(text)
