@@ -16,6 +16,7 @@
 //! ```
 
 mod accuracy;
+mod classification_report;
 mod confusion;
 mod cpu;
 mod device;
@@ -35,6 +36,7 @@ pub mod throughput;
 pub mod zoo;
 
 pub use accuracy::accuracy;
+pub use classification_report::{classification_report, ClassLabels, ClassificationReport};
 pub use confusion::{class_indices, misclassified, ConfusionMatrix};
 pub use device::{best_device, choose_device, DeviceChoice};
 pub use error::{ModelError, Result};
