@@ -2,7 +2,7 @@
 //! per row (row-major). Labels are letters A..Y without J (9) and Z (25): 24 classes with
 //! original labels 0..=24 minus 9, mapped here to contiguous classes 0..=23.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use polars::prelude::*;
@@ -160,17 +160,108 @@ pub fn load_sign_mnist_csv(path: impl AsRef<Path>, device: &Device) -> Result<Da
     ds.with_extra("original", Tensor::from_vec(original, n, device)?)
 }
 
-/// The split from `<root>/sign_mnist/sign_mnist_<train|test>.csv`, or a generated stand-in
+/// The CSV of a split under `<root>/sign_mnist/`: `sign_mnist_train.csv`, and for the held-out
+/// split `sign_mnist_valid.csv` (the course's name) if it exists, else `sign_mnist_test.csv`
+/// (Kaggle's name).
+pub fn sign_mnist_csv_path(root: &DataRoot, split: Split) -> PathBuf {
+    let dir = root.join("sign_mnist");
+    match split {
+        Split::Train => dir.join("sign_mnist_train.csv"),
+        Split::Test => {
+            let valid = dir.join("sign_mnist_valid.csv");
+            if valid.is_file() {
+                valid
+            } else {
+                dir.join("sign_mnist_test.csv")
+            }
+        }
+    }
+}
+
+/// Rows per class of the generated stand-in: 60 for train, 10 for the held-out split.
+fn standin_per_class(split: Split) -> usize {
+    if split == Split::Train {
+        60
+    } else {
+        10
+    }
+}
+
+/// The split from [`sign_mnist_csv_path`], or a generated stand-in
 /// ([`crate::generated::sign_mnist`], 60 per class for train, 10 for test) with a
 /// `GENERATED DATA:` line.
 pub fn sign_mnist(root: &DataRoot, split: Split, device: &Device) -> Result<Dataset> {
-    let path = root.join("sign_mnist").join(format!("sign_mnist_{}.csv", split.as_str()));
+    let path = sign_mnist_csv_path(root, split);
     if path.is_file() {
         let ds = load_sign_mnist_csv(&path, device)?;
         println!("REAL DATA: {}: {} images 1x28x28, 24 classes", path.display(), ds.len());
         return Ok(ds);
     }
-    let ds = crate::generated::sign_mnist(split, if split == Split::Train { 60 } else { 10 }, device)?;
+    let ds = crate::generated::sign_mnist(split, standin_per_class(split), device)?;
     root.announce_generated(&path, &ds);
     Ok(ds)
+}
+
+/// A Sign Language MNIST CSV as pandas's `read_csv` gives it: a polars `DataFrame` with an i64
+/// `label` column (the CSV's letters 0..=24 without 9) and `pixel1`..`pixel784`. The file is
+/// checked as [`load_sign_mnist_csv`] checks it (header, column count, labels, pixels 0..=255),
+/// with the same named errors.
+pub fn read_sign_mnist_frame(path: impl AsRef<Path>) -> Result<DataFrame> {
+    let ds = load_sign_mnist_csv(path.as_ref(), &Device::Cpu)?;
+    dataset_frame(&ds)
+}
+
+/// The frame of a split ([`sign_mnist_csv_path`]), or of the generated stand-in (announced with
+/// a `GENERATED DATA:` line) when the file is absent.
+///
+/// ```
+/// use candlebook_data::{sign_mnist::sign_mnist_frame, DataRoot, Split};
+/// let root = DataRoot::at(std::env::temp_dir().join("candlebook-no-data-here"));
+/// let df = sign_mnist_frame(&root, Split::Test)?; // GENERATED DATA: ... 240 drawn 28x28 gray hand signs
+/// assert_eq!(df.shape(), (240, 785));
+/// assert_eq!(df.get_column_names()[0].as_str(), "label");
+/// # Ok::<(), candlebook_data::DataError>(())
+/// ```
+pub fn sign_mnist_frame(root: &DataRoot, split: Split) -> Result<DataFrame> {
+    dataset_frame(&sign_mnist(root, split, &Device::Cpu)?)
+}
+
+/// `label` (the original letters) and `pixel1..pixel784` of a loaded split.
+fn dataset_frame(ds: &Dataset) -> Result<DataFrame> {
+    let n = ds.len();
+    let original = match ds.extra("original") {
+        Some(t) => t.to_device(&Device::Cpu)?.to_vec1::<u32>()?,
+        None => ds.labels.to_device(&Device::Cpu)?.to_vec1::<u32>()?.into_iter().map(original_label).collect(),
+    };
+    let px = ds.images.to_device(&Device::Cpu)?.flatten_from(1)?.to_vec2::<u8>()?;
+    let mut columns = Vec::with_capacity(SIGN_MNIST_COLUMNS);
+    columns.push(Column::new("label".into(), original.iter().map(|&l| l as i64).collect::<Vec<i64>>()));
+    for j in 0..784 {
+        columns.push(Column::new(format!("pixel{}", j + 1).into(), px.iter().map(|row| row[j] as i64).collect::<Vec<i64>>()));
+    }
+    DataFrame::new(n, columns).map_err(|e| DataError::Polars { path: PathBuf::from("sign_mnist frame"), source: e })
+}
+
+/// The contiguous classes 0..=23 of a frame's `label` column (original letters 0..=24 without
+/// 9 = J): A..I keep their number, K..Y move down by one. Keras's `to_categorical(y, 24)` needs
+/// this: the letter Y is 24, one past the last of 24 classes. A label outside the letters is a
+/// [`DataError::LabelOutOfRange`].
+///
+/// ```
+/// use polars::prelude::*;
+/// let labels = Column::new("label".into(), vec![0i64, 8, 10, 24]);
+/// let classes = candlebook_data::sign_mnist::letter_classes(&labels, &candle_core::Device::Cpu)?;
+/// assert_eq!(classes.to_vec1::<u32>()?, vec![0, 8, 9, 23]);
+/// # Ok::<(), candlebook_data::DataError>(())
+/// ```
+pub fn letter_classes(labels: &Column, device: &Device) -> Result<Tensor> {
+    let bad = |e: PolarsError| DataError::BadArgument(format!("label column '{}': {e}", labels.name()));
+    let cast = labels.cast(&DataType::Int64).map_err(bad)?;
+    let mut classes = Vec::with_capacity(cast.len());
+    for v in cast.i64().map_err(bad)?.iter() {
+        let v = v.ok_or_else(|| DataError::BadArgument(format!("label column '{}' has a missing value", labels.name())))?;
+        classes.push(contiguous_label(v)?);
+    }
+    let n = classes.len();
+    Ok(Tensor::from_vec(classes, n, device)?)
 }

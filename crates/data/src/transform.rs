@@ -49,6 +49,11 @@ pub fn one_hot(labels: &Tensor, num_classes: usize) -> Result<Tensor> {
     Ok(Tensor::from_vec(out, (l.len(), num_classes), labels.device())?)
 }
 
+/// Keras's `keras.utils.to_categorical(y, num_classes)`: the same as [`one_hot`].
+pub fn to_categorical(labels: &Tensor, num_classes: usize) -> Result<Tensor> {
+    one_hot(labels, num_classes)
+}
+
 fn as_batch(images: &Tensor) -> Result<(Tensor, bool)> {
     match images.rank() {
         3 => Ok((images.unsqueeze(0)?, true)),

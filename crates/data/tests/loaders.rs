@@ -313,6 +313,37 @@ fn sign_mnist_csv_labels_and_errors() {
     assert_eq!(g.num_classes(), 24);
 }
 
+/// The course names the held-out file `sign_mnist_valid.csv`, Kaggle `sign_mnist_test.csv`: the
+/// loader takes either, the course's first; the frame keeps the CSV's own labels and pixels.
+#[test]
+fn sign_mnist_valid_name_and_frames() {
+    let d = tmp("sign-valid");
+    let dir = d.join("sign_mnist");
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = DataRoot::at(&d);
+    assert_eq!(sign_mnist_csv_path(&root, Split::Test), dir.join("sign_mnist_test.csv"));
+    std::fs::write(dir.join("sign_mnist_test.csv"), sign_csv(&[sign_row(3, 0)])).unwrap();
+    std::fs::write(dir.join("sign_mnist_valid.csv"), sign_csv(&[sign_row(24, 7), sign_row(0, 1)])).unwrap();
+    assert_eq!(sign_mnist_csv_path(&root, Split::Test), dir.join("sign_mnist_valid.csv"));
+    let ds = sign_mnist(&root, Split::Test, &Device::Cpu).unwrap();
+    assert_eq!(ds.len(), 2);
+    let mut df = sign_mnist_frame(&root, Split::Test).unwrap();
+    assert_eq!(df.shape(), (2, 785));
+    let labels = df.drop_in_place("label").unwrap();
+    assert_eq!(letter_classes(&labels, &Device::Cpu).unwrap().to_vec1::<u32>().unwrap(), vec![23, 0]);
+    let x = frame_to_tensor(&df, &Device::Cpu).unwrap();
+    assert_eq!(x.dims(), &[2, 784]);
+    // pixel k of the first row is (7 + k) % 256, as the CSV holds it
+    assert_eq!(x.get(0).unwrap().narrow(0, 0, 3).unwrap().to_vec1::<f32>().unwrap(), vec![7.0, 8.0, 9.0]);
+    // a corrupt file is the loader's named error, not a frame
+    std::fs::write(dir.join("sign_mnist_valid.csv"), sign_csv(&[sign_row(9, 0)])).unwrap();
+    let e = sign_mnist_frame(&root, Split::Test).unwrap_err();
+    assert!(matches!(e, DataError::LabelOutOfRange { label: 9, .. }), "{e:?}");
+    // a label column holding a letter outside the alphabet's 0..=24 without 9
+    let bad = polars::prelude::Column::new("label".into(), vec![25i64]);
+    assert!(matches!(letter_classes(&bad, &Device::Cpu), Err(DataError::LabelOutOfRange { label: 25, .. })));
+}
+
 #[test]
 fn severstal_csv_rle_mask_and_labels() {
     // hand-computed: on a 4x3 image (4 rows, 3 columns) "2 3 9 2" sets pixels 2,3,4 (column 0,
