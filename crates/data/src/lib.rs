@@ -65,7 +65,7 @@ pub use fingers::{fingers, load_fingers_dir, parse_finger_name, Hand};
 pub use folder::{class_folders, faces, load_image_folder};
 pub use hub::{offline, HubFile};
 pub use image_file::load_image;
-pub use npy::{parse_npy, read_npy, read_npz};
+pub use npy::{parse_npy, read_npy, read_npz, write_npy};
 pub use rng::XorShift;
 pub use rle::{rle_decode, rle_encode, rle_runs};
 pub use root::{DataRoot, ImageSource, LoadedImage, DATA_ENV};
