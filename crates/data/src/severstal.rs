@@ -121,10 +121,31 @@ pub struct Severstal {
 }
 
 impl Severstal {
-    /// The `(4, 256, 1600)` u8 masks of one image (one plane per defect class, 0/1).
+    /// The `(4, 256, 1600)` u8 masks of one image (one plane per defect class, 0/1; all zero for
+    /// an image without defects).
+    ///
+    /// Errors: an `image_id` that is neither one of the images nor named by a row
+    /// ([`DataError::NotFound`], a typo would otherwise give empty masks); a row whose class is
+    /// outside 1..=4 ([`DataError::LabelOutOfRange`]) or whose encoding reaches past the image
+    /// ([`DataError::Rle`]) — [`read_severstal_csv`] refuses both, rows built by hand can hold them.
+    ///
+    /// ```
+    /// use candlebook_data::{generated_steel, severstal_options, DataError};
+    /// let s = generated_steel(3, &severstal_options(), &candle_core::Device::Cpu)?;
+    /// let m = s.masks(&s.rows[0].image_id, &candle_core::Device::Cpu)?;
+    /// assert_eq!(m.dims(), &[4, 256, 1600]);
+    /// assert!(matches!(s.masks("no-such-image.jpg", &candle_core::Device::Cpu), Err(DataError::NotFound { .. })));
+    /// # Ok::<(), candlebook_data::DataError>(())
+    /// ```
     pub fn masks(&self, image_id: &str, device: &Device) -> Result<Tensor> {
         let mut m = vec![0u8; 4 * STEEL_HEIGHT * STEEL_WIDTH];
+        if !self.image_ids.iter().any(|id| id == image_id) && !self.rows.iter().any(|r| r.image_id == image_id) {
+            return Err(DataError::NotFound { what: "Severstal image id (neither loaded nor in train.csv)", path: image_id.into() });
+        }
         for r in self.rows.iter().filter(|r| r.image_id == image_id) {
+            if !(1..=4).contains(&r.class_id) {
+                return Err(DataError::LabelOutOfRange { label: r.class_id as i64, expected: format!("a defect class 1..=4 (row of {image_id})") });
+            }
             let plane = rle_decode(&r.encoded, STEEL_HEIGHT, STEEL_WIDTH)?;
             let off = (r.class_id as usize - 1) * STEEL_HEIGHT * STEEL_WIDTH;
             for (d, s) in m[off..off + plane.len()].iter_mut().zip(plane) {
@@ -142,10 +163,20 @@ pub fn severstal_options() -> LoadOptions {
 
 /// Loads a Severstal folder (`train.csv` and `train_images/`) with `opts` (use
 /// [`severstal_options`] for the tutorial's gray 256×256).
+///
+/// Errors name what is wrong: a `train.csv` row whose ClassId is outside 1..=4 or whose
+/// EncodedPixels run past the 256×1600 image ([`DataError::CsvValue`] with the row and column), a
+/// row naming an image that is not in `train_images/` ([`DataError::NotFound`] with that image's
+/// path; checked against every image in the folder, also when `opts.limit` loads fewer).
 pub fn load_severstal_dir(dir: impl AsRef<Path>, opts: &LoadOptions, device: &Device) -> Result<Severstal> {
     let dir = dir.as_ref();
     let rows = read_severstal_csv(dir.join("train.csv"))?;
-    let files = spread(&image_files(&dir.join("train_images"))?, opts.limit);
+    let all = image_files(&dir.join("train_images"))?;
+    let present: std::collections::HashSet<String> = all.iter().filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
+    if let Some(r) = rows.iter().find(|r| !present.contains(&r.image_id)) {
+        return Err(DataError::NotFound { what: "image named in train.csv", path: dir.join("train_images").join(&r.image_id) });
+    }
+    let files = spread(&all, opts.limit);
     let image_ids: Vec<String> = files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect();
     let (binary, multi) = steel_labels(&image_ids, &rows);
     let dataset = load_listed(
