@@ -53,6 +53,9 @@ pub enum DataError {
     /// A split or transform asked for something impossible.
     #[error("{0}")]
     BadArgument(String),
+    /// An augmentation parameter out of its range (see `ImageDataGenerator::validate`).
+    #[error("augmentation parameter {parameter} = {value}: expected {expected}")]
+    BadAugmentation { parameter: &'static str, value: String, expected: &'static str },
     /// A loader whose format this build leaves out (a cargo feature that is off).
     #[error("{what} needs the `{feature}` feature: add features = [\"{feature}\"] to the candlebook (or candlebook-data) dependency, e.g. `:dep candlebook = {{ path = \"../crates/candlebook\", features = [\"{feature}\"] }}`")]
     FeatureDisabled { feature: &'static str, what: String },

@@ -7,7 +7,8 @@
 //! [`sign_mnist`] CSVs, [`severstal`] with run-length-encoded masks, [`read_npy`]/[`read_npz`]);
 //! parallel decoding with progress lines and an on-disk cache; [`transform`]s; scikit-learn's
 //! [`train_test_split`]; a tensor's [`value_range`] and [`TensorSummary`], and [`same_values`]
-//! for two tensors; and [`generated`] stand-ins, used — and announced with a
+//! for two tensors; Keras's [`ImageDataGenerator`] augmentation (random rotations, shifts, zooms,
+//! flips; [`apply_affine_transform`]); and [`generated`] stand-ins, used — and announced with a
 //! `GENERATED DATA:` line — when the real files are absent.
 //!
 //! Loaders look under [`DataRoot`]: the folder named by `CANDLEBOOK_DATA`, else `data/` (see
@@ -34,6 +35,7 @@
 //! # Ok::<(), candlebook_data::DataError>(())
 //! ```
 
+mod augment;
 mod cache;
 mod cifar;
 mod dataset;
@@ -56,6 +58,9 @@ mod split;
 mod tensor_summary;
 pub mod transform;
 
+pub use augment::{
+    apply_affine_transform, apply_affine_transform_generic, generic_cpu_kernels, AffineParams, FillMode, ImageDataGenerator, CPU_KERNELS_ENV,
+};
 pub use cifar::{cifar10, cifar10_hub_file, cifar_bin_files, load_cifar_bin, load_cifar_parquet};
 pub use cache::{default_cache_dir, read_cache, write_cache, CACHE_ENV, CACHE_FORMAT};
 pub use dataset::{DataSource, Dataset, Skipped};
