@@ -35,6 +35,7 @@ mod grids;
 mod history_plots;
 mod image_view;
 mod line_chart;
+mod mask_overlay;
 mod viridis;
 
 pub use bar_chart::{probability_bars, BarChart, BAR_GREY, PREDICTED_RED, TRUE_BLUE};
@@ -47,3 +48,4 @@ pub use grids::{batch_views, feature_map_grid, image_grid, labelled_grid, miscla
 pub use history_plots::{learning_curve, loss_comparison, parameter_sweep, stack_shared_x, LearningCurves};
 pub use image_view::{ImageView, IntoImageView};
 pub use line_chart::{LineChart, Series, TAB10};
+pub use mask_overlay::{mask_colour, mask_overlay, mask_overlay_grid, mask_overlay_named, MASK_COLOURS, MASK_COLOUR_NAMES};
