@@ -581,22 +581,43 @@ fn axis_taps(x: f64, len: usize, mode: FillMode) -> Option<(usize, usize, f64, f
     Some((tap_index(s, len, mode), tap_index(s + 1, len, mode), 1.0 - t, t))
 }
 
-/// Output pixel `(r, c)`'s four source offsets in the `h`×`w` plane and weights, or `None` for
-/// cval. Flips are applied to the output coordinates (Keras flips the affine output).
-#[inline]
-fn pixel_taps(m: &[f64; 6], p: &AffineParams, affine: bool, h: usize, w: usize, r: usize, c: usize, mode: FillMode) -> Option<([usize; 4], [f64; 4])> {
-    let r = if p.flip_vertical { h - 1 - r } else { r };
-    let c = if p.flip_horizontal { w - 1 - c } else { c };
-    if !affine {
-        return Some(([r * w + c; 4], [1.0, 0.0, 0.0, 0.0]));
+/// One image's sampling: the Keras matrix, the flips, the plane's size and the fill mode.
+struct Sampler {
+    m: [f64; 6],
+    affine: bool,
+    flip_horizontal: bool,
+    flip_vertical: bool,
+    h: usize,
+    w: usize,
+    mode: FillMode,
+}
+
+impl Sampler {
+    fn new(p: &AffineParams, h: usize, w: usize, mode: FillMode) -> Self {
+        let affine = p.has_affine();
+        let m = p.sampling_matrix(h, w);
+        Self { m, affine, flip_horizontal: p.flip_horizontal, flip_vertical: p.flip_vertical, h, w, mode }
     }
-    let (rf, cf) = (r as f64, c as f64);
-    // SciPy's order: shift first, then each coordinate times its matrix entry
-    let y = m[4] + rf * m[0] + cf * m[1];
-    let x = m[5] + rf * m[2] + cf * m[3];
-    let (i0, i1, a0, a1) = axis_taps(y, h, mode)?;
-    let (j0, j1, b0, b1) = axis_taps(x, w, mode)?;
-    Some(([i0 * w + j0, i0 * w + j1, i1 * w + j0, i1 * w + j1], [a0 * b0, a0 * b1, a1 * b0, a1 * b1]))
+
+    /// Output pixel `(r, c)`'s four source offsets in the `h`×`w` plane and their weights, or
+    /// `None` for cval. Flips are applied to the output coordinates (Keras flips the affine
+    /// output). Without an affine part the first tap is the pixel itself with weight 1.
+    #[inline]
+    fn taps(&self, r: usize, c: usize) -> Option<([usize; 4], [f64; 4])> {
+        let (h, w, m) = (self.h, self.w, &self.m);
+        let r = if self.flip_vertical { h - 1 - r } else { r };
+        let c = if self.flip_horizontal { w - 1 - c } else { c };
+        if !self.affine {
+            return Some(([r * w + c; 4], [1.0, 0.0, 0.0, 0.0]));
+        }
+        let (rf, cf) = (r as f64, c as f64);
+        // SciPy's order: the shift first, then each coordinate times its matrix entry
+        let y = m[4] + rf * m[0] + cf * m[1];
+        let x = m[5] + rf * m[2] + cf * m[3];
+        let (i0, i1, a0, a1) = axis_taps(y, h, self.mode)?;
+        let (j0, j1, b0, b1) = axis_taps(x, w, self.mode)?;
+        Some(([i0 * w + j0, i0 * w + j1, i1 * w + j0, i1 * w + j1], [a0 * b0, a0 * b1, a1 * b0, a1 * b1]))
+    }
 }
 
 /// The direct loop for f32 CPU tensors: rayon over images, one pass over the output pixels, the
@@ -613,12 +634,16 @@ fn transform_cpu(x: &Tensor, params: &[AffineParams], mode: FillMode, cval: f32)
             _ => return Err(DataError::BadArgument("apply_affine_transform: the CPU path needs a contiguous f32 CPU tensor".into())),
         };
         out.par_chunks_mut(c * plane).zip(src.par_chunks(c * plane)).zip(params.par_iter()).for_each(|((o, s), p)| {
-            let affine = p.has_affine();
-            let m = p.sampling_matrix(h, w);
+            let sampler = Sampler::new(p, h, w, mode);
             for r in 0..h {
                 for col in 0..w {
                     let at = r * w + col;
-                    match pixel_taps(&m, p, affine, h, w, r, col, mode) {
+                    match sampler.taps(r, col) {
+                        Some((idx, _)) if !sampler.affine => {
+                            for ch in 0..c {
+                                o[ch * plane + at] = s[ch * plane + idx[0]];
+                            }
+                        }
                         Some((idx, wt)) => {
                             for ch in 0..c {
                                 let sp = &s[ch * plane..(ch + 1) * plane];
@@ -628,7 +653,7 @@ fn transform_cpu(x: &Tensor, params: &[AffineParams], mode: FillMode, cval: f32)
                                     + sp[idx[1]] as f64 * wt[1]
                                     + sp[idx[2]] as f64 * wt[2]
                                     + sp[idx[3]] as f64 * wt[3];
-                                o[ch * plane + at] = if affine { v as f32 } else { sp[idx[0]] };
+                                o[ch * plane + at] = v as f32;
                             }
                         }
                         None => {
@@ -660,12 +685,11 @@ fn transform_ops(x: &Tensor, params: &[AffineParams], mode: FillMode, cval: f32)
         .zip(fill.par_chunks_mut(plane))
         .zip(params.par_iter())
         .for_each(|(((ix, wt), fl), p)| {
-            let affine = p.has_affine();
-            let m = p.sampling_matrix(h, w);
+            let sampler = Sampler::new(p, h, w, mode);
             for r in 0..h {
                 for col in 0..w {
                     let at = r * w + col;
-                    match pixel_taps(&m, p, affine, h, w, r, col, mode) {
+                    match sampler.taps(r, col) {
                         Some((i, k)) => {
                             for t in 0..4 {
                                 ix[at * 4 + t] = i[t] as u32;
