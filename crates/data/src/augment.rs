@@ -425,7 +425,9 @@ fn rank_error(dims: &[usize]) -> DataError {
 /// `fill_mode`, `cval`) followed by its flips (`flip_axis`), for one image `(C, H, W)` with one
 /// params or a batch `(N, C, H, W)` with one params per image. Float tensors of any dtype and
 /// device; the result has the input's shape, dtype and device. Params equal to the identity
-/// return the image unchanged, as Keras does.
+/// return the image unchanged, as Keras does. Non-finite pixels spread as in SciPy (every tap is
+/// multiplied, so an inf next to a sample gives NaN there); one difference: the candle-op path
+/// also multiplies the unused taps of a flip-only image, where the CPU loop copies the pixel.
 ///
 /// ```
 /// use candle_core::{Device, Tensor};
