@@ -192,7 +192,8 @@ pub fn mask_overlay_named<S: AsRef<str>>(image: &Tensor, masks: &Tensor, alpha: 
 }
 
 /// Several plates with their masks, `cols` per row, each titled `titles[i]` (e.g. the image id)
-/// above its legend; the figure's title names every class's colour. `images` is `(N, C, H, W)`
+/// above its legend; the figure's title names every class's colour (`mask classes: 1 red, 2 green,
+/// 3 blue, 4 yellow`). `images` is `(N, C, H, W)`
 /// (C = 1 or 3) or `(N, H, W)`, `masks` `(N, K, H', W')`, as in [`mask_overlay`]; `titles` may be
 /// empty (legends only) or hold one title per image.
 ///
@@ -231,8 +232,10 @@ pub fn mask_overlay_grid<S: AsRef<str>>(images: &Tensor, masks: &Tensor, alpha: 
     // panels about 500 pixels wide for the 1600x256 plates (taller for square images)
     let cell_w = 500u32.min((w as u32).max(200));
     let cell_h = ((cell_w as f64 * h / w).round() as u32).max(60) + 60;
-    let all: Vec<String> = (0..k).map(|c| format!("class {} {}", c + 1, MASK_COLOUR_NAMES[c % MASK_COLOUR_NAMES.len()])).collect();
-    let mut fig = Figure::grid(rows, cols).size(cell_w * cols as u32, cell_h * rows as u32 + 40).title(all.join(", "));
+    let all: Vec<String> = (0..k).map(|c| format!("{} {}", c + 1, MASK_COLOUR_NAMES[c % MASK_COLOUR_NAMES.len()])).collect();
+    // wide enough for the title's legend
+    let width = (cell_w * cols as u32).max(13 * (14 + all.join(", ").len() as u32));
+    let mut fig = Figure::grid(rows, cols).size(width, cell_h * rows as u32 + 40).title(format!("mask classes: {}", all.join(", ")));
     for i in 0..n {
         let view = mask_overlay(&images.get(i)?, &masks.get(i)?, alpha)?;
         let legend = view.title_text().map(|(t, _)| t.to_string()).unwrap_or_default();
