@@ -38,6 +38,9 @@ pub enum ModelError {
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// An error from the data crate (e.g. a bad augmentation parameter).
+    #[error(transparent)]
+    Data(#[from] candlebook_data::DataError),
 }
 
 /// Result alias of this crate.

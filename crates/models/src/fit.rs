@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::{DType, Tensor};
+use candlebook_data::ImageDataGenerator;
 
 use crate::error::{ModelError, Result};
 use crate::evaluation::Evaluation;
@@ -226,11 +227,13 @@ pub struct Fit {
     pub early_stopping: Option<EarlyStopping>,
     /// Checkpointing, if any.
     pub checkpoint: Option<ModelCheckpoint>,
+    /// Random augmentation of every training batch, if any.
+    pub augmentation: Option<ImageDataGenerator>,
 }
 
 impl Default for Fit {
     fn default() -> Self {
-        Self { epochs: 1, batch_size: 32, shuffle: true, seed: 0, validation: Validation::None, verbose: true, early_stopping: None, checkpoint: None }
+        Self { epochs: 1, batch_size: 32, shuffle: true, seed: 0, validation: Validation::None, verbose: true, early_stopping: None, checkpoint: None, augmentation: None }
     }
 }
 
@@ -284,6 +287,32 @@ impl Fit {
         self.checkpoint = Some(cp);
         self
     }
+    /// Keras's `model.fit(datagen.flow(x, y, batch_size=...))`: every training batch is
+    /// augmented with fresh random transforms (seeded by [`Fit::seed`], the epoch and the batch)
+    /// just before its step, on the data's device; the data itself is never copied whole, and
+    /// validation data is never augmented. The generator's parameters are checked when `fit`
+    /// starts.
+    ///
+    /// ```
+    /// use candlebook_data::ImageDataGenerator;
+    /// use candlebook_models::Fit;
+    /// let datagen = ImageDataGenerator::new().rotation_range(10.0).zoom_range(0.1)
+    ///     .width_shift_range(0.1).height_shift_range(0.1).horizontal_flip(true);
+    /// let f = Fit::new().epochs(20).augment(datagen);
+    /// assert!(f.augmentation.is_some());
+    /// ```
+    pub fn augment(mut self, datagen: ImageDataGenerator) -> Self {
+        self.augmentation = Some(datagen);
+        self
+    }
+}
+
+/// The seed of one batch's augmentation: the fit's seed, the epoch and the batch mixed, so that
+/// every batch of every epoch sees other transforms and a rerun sees the same ones.
+fn augmentation_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (batch as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^ (z >> 31)
 }
 
 /// The accuracy Keras's `metrics=["accuracy"]` stands for, which Keras picks from the shapes of
@@ -458,6 +487,12 @@ impl Sequential {
         if opts.batch_size == 0 || opts.epochs == 0 {
             return Err(ModelError::Spec("epochs and batch_size must be positive".into()));
         }
+        if let Some(datagen) = &opts.augmentation {
+            datagen.validate()?;
+            if x.rank() != 4 {
+                return Err(ModelError::Shape(format!("augmentation needs image batches (N, C, H, W), got inputs of shape {:?}", x.dims())));
+            }
+        }
         let (x_train, y_train, val) = match &opts.validation {
             Validation::None => (x.clone(), y.clone(), None),
             Validation::Data(vx, vy) => (x.clone(), y.clone(), Some((vx.clone(), vy.clone()))),
@@ -505,7 +540,10 @@ impl Sequential {
                 let s = b * opts.batch_size;
                 let len = opts.batch_size.min(n - s);
                 let bi = idx.narrow(0, s, len)?;
-                let (xb, yb) = (x.index_select(&bi, 0)?, y.index_select(&bi.to_device(y.device())?, 0)?);
+                let (mut xb, yb) = (x.index_select(&bi, 0)?, y.index_select(&bi.to_device(y.device())?, 0)?);
+                if let Some(datagen) = &opts.augmentation {
+                    xb = datagen.augment(&xb, augmentation_seed(opts.seed, epoch, b))?;
+                }
                 let (l, out) = match self.train_step_with_output(&xb, &yb, &c.loss, &mut c.optimizer) {
                     Ok(v) => v,
                     Err(ModelError::NonFinite(msg)) => {

@@ -286,3 +286,34 @@ fn evaluation_is_named_and_agrees_with_predict_and_accuracy() {
     assert!(matches!(&e, ModelError::Spec(m) if m.contains("compiled without accuracy")), "{e:?}");
     assert_eq!(loss_only.to_string(), format!("loss: {:.4}", ev.loss()));
 }
+
+/// `Fit::augment` (Keras's `fit(datagen.flow(x, y))`): each batch is transformed afresh, the same
+/// seed gives the same training, another seed another one, the data still trains, and a bad
+/// generator or non-image inputs are named errors before any step.
+#[test]
+fn augmented_fits_are_seeded_learn_and_check_their_generator() {
+    use candlebook_data::ImageDataGenerator;
+    let (x, y) = data(64, 3);
+    let datagen = ImageDataGenerator::new().rotation_range(10.0).zoom_range(0.1).height_shift_range(0.1).vertical_flip(true);
+    let run = |seed: u64| {
+        let mut m = model(5);
+        let h = m.fit(&x, &y, Fit::new().epochs(6).batch_size(16).seed(seed).verbose(false).augment(datagen.clone())).unwrap();
+        (h.get("loss").unwrap().to_vec(), m.evaluate(&x, &y, 32).unwrap().accuracy().unwrap())
+    };
+    let (a, acc) = run(1);
+    assert_eq!(a, run(1).0, "same seed, same augmented batches, same losses");
+    assert_ne!(a, run(2).0, "another seed draws other transforms");
+    let mut plain = model(5);
+    let p = plain.fit(&x, &y, Fit::new().epochs(6).batch_size(16).seed(1).verbose(false)).unwrap();
+    assert_ne!(a, p.get("loss").unwrap().to_vec(), "augmentation changes what the steps see");
+    // left/right halves survive small rotations, zooms, vertical shifts and up-down flips
+    assert!(acc > 0.9, "augmented training still learns: accuracy {acc}");
+
+    let mut m = model(5);
+    let bad = ImageDataGenerator::new().zoom_range(-0.5);
+    let e = m.fit(&x, &y, Fit::new().verbose(false).augment(bad)).unwrap_err();
+    assert!(matches!(e, ModelError::Data(candlebook_data::DataError::BadAugmentation { parameter: "zoom_range", .. })), "{e:?}");
+    let flat = x.flatten_from(1).unwrap();
+    let e = m.fit(&flat, &y, Fit::new().verbose(false).augment(datagen)).unwrap_err();
+    assert!(e.to_string().contains("(N, C, H, W)"), "{e}");
+}
