@@ -41,6 +41,9 @@ pub enum PlotError {
     /// Labels or predictions that are not class indices (from the models crate).
     #[error(transparent)]
     Labels(#[from] candlebook_models::ModelError),
+    /// An error from the data crate (e.g. a bad augmentation parameter).
+    #[error(transparent)]
+    Data(#[from] candlebook_data::DataError),
     /// An error from candle while reading a tensor.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

@@ -315,3 +315,33 @@ pub fn prediction_panel<S: AsRef<str>>(
     }
     Ok(fig)
 }
+
+/// What an `ImageDataGenerator` makes of one image (the course's look at augmented samples): the
+/// image itself in the first cell, captioned "original", then `rows × cols − 1` augmented copies
+/// drawn with `seed`, each captioned with its number. `image` is `(C, H, W)` float.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_data::ImageDataGenerator;
+/// let image = Tensor::arange(0f32, 64.0, &Device::Cpu)?.reshape((1, 8, 8))?;
+/// let datagen = ImageDataGenerator::new().rotation_range(10.0).horizontal_flip(true);
+/// let fig = candlebook_plots::augmentation_grid(&datagen, &image, 2, 4, 1)?;
+/// assert_eq!(fig.panel_count(), 8);
+/// # Ok::<(), candlebook_plots::PlotError>(())
+/// ```
+pub fn augmentation_grid(datagen: &candlebook_data::ImageDataGenerator, image: &Tensor, rows: usize, cols: usize, seed: u64) -> Result<Figure> {
+    if image.rank() != 3 {
+        return Err(PlotError::BadImageShape { shape: image.dims().to_vec() });
+    }
+    let copies = (rows * cols).saturating_sub(1);
+    if copies == 0 {
+        return Err(PlotError::BadLayout(format!("a {rows}x{cols} grid leaves no cell for an augmented copy")));
+    }
+    let batch = image.unsqueeze(0)?.repeat((copies, 1, 1, 1))?;
+    let augmented = datagen.augment(&batch, seed)?;
+    let mut items = vec![(ImageView::new(image)?, "original".to_string())];
+    for (k, view) in batch_views(&augmented)?.into_iter().enumerate() {
+        items.push((view, format!("augmented {}", k + 1)));
+    }
+    image_grid(items, rows, cols)
+}

@@ -70,6 +70,55 @@ impl LearningCurves {
     }
 }
 
+/// Colours of [`history_comparison`]: per run, a darker training and a lighter validation shade.
+const RUN_COLOURS: [[[u8; 3]; 2]; 4] = [
+    [[0, 0, 0], [120, 120, 120]],
+    [[0, 0, 255], [110, 160, 255]],
+    [[200, 0, 0], [255, 140, 120]],
+    [[0, 128, 0], [110, 200, 110]],
+];
+
+/// Several trainings' curves in one figure: loss on the left, accuracy on the right, each run's
+/// training and validation series in its own pair of shades ("plain training", "plain
+/// validation", "augmented training", ...), so that the gap between training and validation of
+/// one run can be set beside another's. Every history needs `loss`; accuracy is drawn when all
+/// have it. At most four runs.
+///
+/// ```
+/// use candlebook_models::History;
+/// let a = History::from_series([("loss", vec![0.9, 0.2]), ("val_loss", vec![1.0, 0.8]), ("accuracy", vec![0.7, 0.99]), ("val_accuracy", vec![0.6, 0.8])]).unwrap();
+/// let b = History::from_series([("loss", vec![1.2, 0.5]), ("val_loss", vec![1.0, 0.4]), ("accuracy", vec![0.6, 0.9]), ("val_accuracy", vec![0.6, 0.92])]).unwrap();
+/// let fig = candlebook_plots::history_comparison(&[("plain", &a), ("augmented", &b)]).unwrap();
+/// assert_eq!(fig.grid_shape(), (1, 2));
+/// ```
+pub fn history_comparison<S: AsRef<str>>(runs: &[(S, &History)]) -> Result<Figure> {
+    if runs.is_empty() || runs.len() > RUN_COLOURS.len() {
+        return Err(PlotError::BadLayout(format!("history_comparison draws 1 to {} runs, got {}", RUN_COLOURS.len(), runs.len())));
+    }
+    let with_accuracy = runs.iter().all(|(_, h)| h.get("accuracy").is_some());
+    let metrics: &[&str] = if with_accuracy { &["loss", "accuracy"] } else { &["loss"] };
+    let mut fig = Figure::grid(1, metrics.len()).size(600 * metrics.len() as u32, 440);
+    for metric in metrics {
+        let pretty = capitalise(metric);
+        let mut chart = LineChart::new().title(format!("{pretty} Curves")).labels("Epoch", pretty.clone());
+        let mut colours = Vec::new();
+        for (i, (name, history)) in runs.iter().enumerate() {
+            let name = name.as_ref();
+            let train = history.get(metric).ok_or_else(|| PlotError::Empty(format!("the history of '{name}' has no '{metric}' series")))?;
+            let epochs: Vec<f64> = (1..=train.len()).map(|e| e as f64).collect();
+            chart = chart.series(format!("{name} training"), &epochs, train)?;
+            colours.push(RUN_COLOURS[i][0]);
+            if let Some(val) = history.get(&format!("val_{metric}")) {
+                let epochs: Vec<f64> = (1..=val.len()).map(|e| e as f64).collect();
+                chart = chart.series(format!("{name} validation"), &epochs, val)?;
+                colours.push(RUN_COLOURS[i][1]);
+            }
+        }
+        fig.push(Panel::Lines(chart.colors(&colours).line_width(2)));
+    }
+    Ok(fig)
+}
+
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
