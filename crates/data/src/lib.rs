@@ -4,7 +4,8 @@
 //! class names, where they came from) with slicing, batching and the conversions the models
 //! want; loaders for each dataset's real on-disk format ([`fingers`], [`load_image_folder`] and
 //! [`faces`], [`cifar10`] from JPEG folders, binary batches or the Hugging Face hub's parquet,
-//! [`sign_mnist`] CSVs, [`severstal`] with run-length-encoded masks, [`read_npy`]/[`read_npz`]);
+//! [`sign_mnist`] CSVs (also as polars frames, shown as HTML tables in a notebook through
+//! [`NotebookDisplay`]), [`severstal`] with run-length-encoded masks, [`read_npy`]/[`read_npz`]);
 //! parallel decoding with progress lines and an on-disk cache; [`transform`]s; scikit-learn's
 //! [`train_test_split`]; a tensor's [`value_range`] and [`TensorSummary`], and [`same_values`]
 //! for two tensors; Keras's [`ImageDataGenerator`] augmentation (random rotations, shifts, zooms,
@@ -42,6 +43,7 @@ mod dataset;
 mod decode;
 mod error;
 mod fingers;
+mod frame;
 mod folder;
 pub mod generated;
 mod hub;
@@ -66,6 +68,7 @@ pub use cache::{default_cache_dir, read_cache, write_cache, CACHE_ENV, CACHE_FOR
 pub use dataset::{DataSource, Dataset, Skipped};
 pub use decode::{Channels, LoadOptions, ResizeFilter};
 pub use error::{DataError, Result};
+pub use frame::{frame_html, frame_to_tensor, NotebookDisplay, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
 pub use fingers::{fingers, load_fingers_dir, parse_finger_name, Hand};
 pub use folder::{class_folders, faces, load_image_folder};
 pub use hub::{offline, HubFile};
@@ -78,7 +81,7 @@ pub use severstal::{
     generated_steel, load_severstal_dir, read_severstal_csv, severstal, severstal_options, steel_labels, Severstal, SteelRow,
     STEEL_HEIGHT, STEEL_WIDTH,
 };
-pub use sign_mnist::{load_sign_mnist_csv, sign_mnist};
+pub use sign_mnist::{letter_classes, load_sign_mnist_csv, read_sign_mnist_frame, sign_mnist, sign_mnist_csv_path, sign_mnist_frame};
 pub use same_values::same_values;
 pub use split::{train_test_split, Split, TestSize, TrainTestSplit};
 pub use tensor_summary::{count_nonzero, value_range, TensorSummary};

@@ -4,12 +4,13 @@
 //! without re-running a whole notebook.
 //!
 //! `cargo run --release -p candlebook-models --example standin_check -- <set> [train_per_class] [test_per_class] [epochs]`
-//! with set one of `faces`, `cifar10`, `cifar10-sharp`, `fingers`, `fingers-bn`, `asl`.
+//! with set one of `faces`, `cifar10`, `cifar10-sharp`, `fingers`, `fingers-bn`, `asl`,
+//! `asl-aug` (the ASL CNN with the course's augmentation).
 
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use candlebook_data::{generated, Dataset, Split};
+use candlebook_data::{generated, Dataset, ImageDataGenerator, Split};
 use candlebook_models::{zoo, Activation, ActivationLayer, Conv2D, Dense, Fit, Flatten, Input, Loss, Optimizer, Sequential};
 
 fn arg(args: &[String], i: usize, default: usize) -> Result<usize, Box<dyn std::error::Error>> {
@@ -59,9 +60,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             (train, test, model, arg(&args, 3, 3)?, 32)
         }
-        "asl" => {
-            let train = generated::sign_mnist(Split::Train, arg(&args, 1, 20)?, &device)?.to_f32()?;
-            let test = generated::sign_mnist(Split::Test, arg(&args, 2, 5)?, &device)?.to_f32()?;
+        "asl" | "asl-aug" => {
+            // the loader's stand-in sizes (150 and 20 per letter), the seed's 20 epochs
+            let train = generated::sign_mnist(Split::Train, arg(&args, 1, 150)?, &device)?.to_f32()?;
+            let test = generated::sign_mnist(Split::Test, arg(&args, 2, 20)?, &device)?.to_f32()?;
             (train, test, zoo::asl_cnn(&device)?, arg(&args, 3, 20)?, 32)
         }
         other => return Err(format!("unknown set '{other}'").into()),
@@ -77,9 +79,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let one_hot = |d: &Dataset| -> Result<Tensor, Box<dyn std::error::Error>> { Ok(d.one_hot()?) };
-    model.compile(Optimizer::adam(), Loss::CategoricalCrossentropy { from_logits: false }, true);
+    // the ASL seed compiles without an optimizer: Keras's default, RMSprop
+    let optimizer = if set.starts_with("asl") { Optimizer::rmsprop() } else { Optimizer::adam() };
+    model.compile(optimizer, Loss::CategoricalCrossentropy { from_logits: false }, true);
+    let mut fit = Fit::new().epochs(epochs).batch_size(batch).shuffle(true).verbose(std::env::var_os("STANDIN_VERBOSE").is_some());
+    if set == "asl-aug" {
+        // the course's augmentation
+        // STANDIN_AUG picks the course's transforms to use (default: all of them)
+        let pick = std::env::var("STANDIN_AUG").unwrap_or_else(|_| "rotation,zoom,shift,flip".into());
+        let on = |name: &str| pick.split(',').any(|p| p == name);
+        let mut datagen = ImageDataGenerator::new().horizontal_flip(on("flip"));
+        if on("rotation") {
+            datagen = datagen.rotation_range(10.0);
+        }
+        if on("zoom") {
+            datagen = datagen.zoom_range(0.1);
+        }
+        if on("shift") {
+            datagen = datagen.width_shift_range(0.1).height_shift_range(0.1);
+        }
+        fit = fit.augment(datagen);
+    }
     let t0 = Instant::now();
-    let history = model.fit(&train.images, &one_hot(&train)?, Fit::new().epochs(epochs).batch_size(batch).shuffle(true).verbose(false))?;
+    let history = model.fit(&train.images, &one_hot(&train)?, fit)?;
     let secs = t0.elapsed().as_secs_f64();
     let fit_acc = history.get("accuracy").and_then(|a| a.last().copied()).unwrap_or(f64::NAN);
     let train_scores = model.evaluate(&train.images, &one_hot(&train)?, 64)?;
