@@ -57,10 +57,13 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// ```
 pub mod prelude {
     pub use candle_core::{DType, Device, IndexOp, Tensor, D};
+    pub use candlebook_data::sign_mnist::class_names as sign_mnist_letters;
+    pub use candlebook_data::transform::to_categorical;
 
     pub use candlebook_data::{
         cifar10, faces, fingers, generated, load_cifar_bin, load_cifar_parquet, load_fingers_dir, load_image,
-        load_image_folder, load_severstal_dir, load_sign_mnist_csv, read_npy, read_npz, rle_decode, rle_encode,
+        load_image_folder, load_severstal_dir, load_sign_mnist_csv, frame_to_tensor, sign_mnist_frame, letter_classes, NotebookDisplay,
+        ImageDataGenerator, FillMode, read_npy, read_npz, rle_decode, rle_encode,
         same_values, severstal, severstal_options, sign_mnist, train_test_split, transform, value_range, count_nonzero, Channels,
         DataError, DataRoot, DataSource, Dataset, Hand, HubFile, LoadOptions, LoadedImage, ResizeFilter, Severstal, Split,
         SteelRow, TensorSummary, TrainTestSplit,
@@ -77,7 +80,7 @@ pub mod prelude {
     };
     pub use candlebook_models::zoo;
     pub use candlebook_plots::{
-        batch_views, feature_map_grid, image_grid, labelled_grid, learning_curve, loss_comparison, misclassified_grid, parameter_sweep,
+        augmentation_grid, batch_views, feature_map_grid, history_comparison, image_grid, labelled_grid, learning_curve, loss_comparison, misclassified_grid, parameter_sweep,
         prediction_grid, prediction_panel, rgb_channels, show_misclassified, probability_bars, side_by_side, stack_shared_x, BarChart, Colormap, ConfusionMatrixPlot,
         Figure, ImageView, LearningCurves, LineChart, Panel, PlotError,
     };
