@@ -68,6 +68,9 @@ pub use cache::{default_cache_dir, read_cache, write_cache, CACHE_ENV, CACHE_FOR
 pub use dataset::{DataSource, Dataset, Skipped};
 pub use decode::{Channels, LoadOptions, ResizeFilter};
 pub use error::{DataError, Result};
+/// polars, as the data crate uses it (its `DataFrame` and `Column` name the frames' types).
+pub use polars;
+pub use polars::prelude::{Column, DataFrame};
 pub use frame::{frame_html, frame_to_tensor, NotebookDisplay, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
 pub use fingers::{fingers, load_fingers_dir, parse_finger_name, Hand};
 pub use folder::{class_folders, faces, load_image_folder};
