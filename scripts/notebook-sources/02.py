@@ -2,8 +2,9 @@
 this file keeps its markdown and code reviewable as text; `python3 scripts/notebook-sources/02.py`
 rewrites the notebook's cells and keeps the outputs of cells whose source did not change."""
 
-import json
 from pathlib import Path
+
+from nbsource import build
 
 NB = Path(__file__).resolve().parents[2] / "notebooks" / "02-sign-language-cnn.ipynb"
 
@@ -239,41 +240,5 @@ BARS = {
 }
 
 
-def lines(text):
-    parts = text.split("\n")
-    return [p + "\n" for p in parts[:-1]] + [parts[-1]]
-
-
-def build():
-    old = {}
-    if NB.exists():
-        for c in json.loads(NB.read_text())["cells"]:
-            old["".join(c["source"])] = c
-    cells = []
-    for i, (kind, text) in enumerate(CELLS):
-        prev = old.get(text)
-        if kind == "md":
-            cell = {"cell_type": "markdown", "id": f"c{i:02d}", "metadata": {}, "source": lines(text)}
-        else:
-            cell = {"cell_type": "code", "execution_count": None, "id": f"c{i:02d}", "metadata": {}, "outputs": [], "source": lines(text)}
-            if prev is not None and prev["cell_type"] == "code":
-                cell["outputs"] = prev.get("outputs", [])
-                cell["execution_count"] = prev.get("execution_count")
-            for key, bars in BARS.items():
-                if text.startswith(key):
-                    cell["metadata"]["candlebook"] = {"bars": bars}
-        cells.append(cell)
-    nb = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Rust", "language": "rust", "name": "rust"},
-            "language_info": {"codemirror_mode": "rust", "file_extension": ".rs", "mimetype": "text/rust", "name": "Rust", "pygment_lexer": "rust", "version": ""},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    NB.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-
-
 if __name__ == "__main__":
-    build()
+    build(NB, CELLS, BARS)

@@ -64,7 +64,7 @@ pub mod prelude {
         cifar10, faces, fingers, generated, load_cifar_bin, load_cifar_parquet, load_fingers_dir, load_image,
         load_image_folder, load_severstal_dir, load_sign_mnist_csv, frame_to_tensor, Column, DataFrame, sign_mnist_frame, letter_classes, NotebookDisplay,
         ImageDataGenerator, FillMode, read_npy, read_npz, write_npy, rle_decode, rle_encode,
-        same_values, severstal, severstal_options, sign_mnist, train_test_split, transform, value_range, count_nonzero, Channels,
+        same_values, severstal, severstal_options, split_arrays, drop_duplicates, steel_labels, steel_class_names, STEEL_STANDIN_PLATES, sign_mnist, train_test_split, transform, value_range, count_nonzero, Channels,
         DataError, DataRoot, DataSource, Dataset, Hand, HubFile, LoadOptions, LoadedImage, ResizeFilter, Severstal, Split,
         SteelRow, TensorSummary, TrainTestSplit,
     };
@@ -73,14 +73,14 @@ pub mod prelude {
         Border, Canny, GaussianBlur, ImageFilters, Kernel2d, KernelError,
     };
     pub use candlebook_models::{
-        accuracy, best_device, choose_device, classification_report, ClassificationReport, class_indices, misclassified, Activation, ActivationLayer, AveragePooling2D, BatchNormalization,
+        accuracy, best_device, choose_device, classification_report, ClassificationReport, choose_by_validation, class_indices, misclassified, Activation, ActivationLayer, AveragePooling2D, BatchNormalization,
         ConfusionMatrix, Conv2D, Dense, Dropout, Flatten, History, Input, InputShape, MaxPooling2D, ModelError, Padding,
         Sequential, c_sweep, logistic_learning_curve, seed_c_grid, seed_learning_curve_sizes, CSweep, LearningCurvePoints,
         LogisticRegression, EarlyStopping, Evaluation, Fit, Loss, ModelCheckpoint, Optimizer,
     };
     pub use candlebook_models::zoo;
     pub use candlebook_plots::{
-        augmentation_grid, mask_overlay, mask_overlay_grid, batch_views, feature_map_grid, history_comparison, image_grid, labelled_grid, learning_curve, loss_comparison, misclassified_grid, parameter_sweep,
+        augmentation_grid, graph_results, plate_masks_grid, show_misclassified_plates, mask_overlay, mask_overlay_grid, batch_views, feature_map_grid, history_comparison, image_grid, labelled_grid, learning_curve, loss_comparison, misclassified_grid, parameter_sweep,
         prediction_grid, prediction_panel, rgb_channels, show_misclassified, probability_bars, side_by_side, stack_shared_x, BarChart, Colormap, ConfusionMatrixPlot,
         Figure, ImageView, LearningCurves, LineChart, Panel, PlotError,
     };

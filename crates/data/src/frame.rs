@@ -41,6 +41,29 @@ pub fn frame_to_tensor(df: &DataFrame, device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, (rows, cols), device)?)
 }
 
+/// pandas's `df.drop_duplicates([column])`: the rows whose `column` value has not been seen in an
+/// earlier row, in their order (the first of each kept). A missing column is a
+/// [`DataError::BadArgument`].
+///
+/// ```
+/// use polars::prelude::*;
+/// let df = df!("ImageId" => ["a.jpg", "b.jpg", "a.jpg"], "ClassId" => [1i64, 3, 4]).unwrap();
+/// let first = candlebook_data::drop_duplicates(&df, "ImageId")?;
+/// assert_eq!(first.height(), 2);
+/// assert_eq!(first.column("ClassId").unwrap().i64().unwrap().get(0), Some(1));
+/// # Ok::<(), candlebook_data::DataError>(())
+/// ```
+pub fn drop_duplicates(df: &DataFrame, column: &str) -> Result<DataFrame> {
+    let col = df.column(column).map_err(|_| {
+        let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+        DataError::BadArgument(format!("drop_duplicates: no column '{column}' (the frame has {names:?})"))
+    })?;
+    let mut seen = std::collections::HashSet::new();
+    let keep: Vec<bool> = (0..df.height()).map(|i| seen.insert(col.get(i).map(|v| v.to_string()).unwrap_or_default())).collect();
+    let mask = BooleanChunked::from_slice("keep".into(), &keep);
+    df.filter(&mask).map_err(|e| DataError::BadArgument(format!("drop_duplicates: {e}")))
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }

@@ -71,7 +71,7 @@ pub use error::{DataError, Result};
 /// polars, as the data crate uses it (its `DataFrame` and `Column` name the frames' types).
 pub use polars;
 pub use polars::prelude::{Column, DataFrame};
-pub use frame::{frame_html, frame_to_tensor, NotebookDisplay, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
+pub use frame::{drop_duplicates, frame_html, frame_to_tensor, NotebookDisplay, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
 pub use fingers::{fingers, load_fingers_dir, parse_finger_name, Hand};
 pub use folder::{class_folders, faces, load_image_folder};
 pub use hub::{offline, HubFile};
@@ -81,10 +81,10 @@ pub use rng::XorShift;
 pub use rle::{rle_decode, rle_encode, rle_runs};
 pub use root::{DataRoot, ImageSource, LoadedImage, DATA_ENV};
 pub use severstal::{
-    generated_steel, load_severstal_dir, read_severstal_csv, severstal, severstal_options, steel_labels, Severstal, SteelRow,
+    generated_steel, generated_steel_plate, load_severstal_dir, steel_class_names, STEEL_STANDIN_PLATES, read_severstal_csv, severstal, severstal_options, steel_labels, Severstal, SteelRow,
     STEEL_HEIGHT, STEEL_WIDTH,
 };
 pub use sign_mnist::{letter_classes, load_sign_mnist_csv, read_sign_mnist_frame, sign_mnist, sign_mnist_csv_path, sign_mnist_frame};
 pub use same_values::same_values;
-pub use split::{train_test_split, Split, TestSize, TrainTestSplit};
+pub use split::{split_arrays, train_test_split, Split, TestSize, TrainTestSplit};
 pub use tensor_summary::{count_nonzero, value_range, TensorSummary};

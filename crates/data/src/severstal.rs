@@ -4,7 +4,7 @@
 //! ImageIds, keeping the first row), 0 for an image without a row.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use polars::prelude::*;
@@ -156,6 +156,63 @@ impl Severstal {
     }
 }
 
+impl Severstal {
+    /// The rows of `train.csv` as a polars `DataFrame` (`ImageId`, `ClassId`, `EncodedPixels`),
+    /// as pandas's `read_csv` gives them to the seed; one row per defect, so a plate with two
+    /// defects has two rows.
+    pub fn train_frame(&self) -> Result<DataFrame> {
+        let ids: Vec<&str> = self.rows.iter().map(|r| r.image_id.as_str()).collect();
+        let classes: Vec<i64> = self.rows.iter().map(|r| r.class_id as i64).collect();
+        let pixels: Vec<&str> = self.rows.iter().map(|r| r.encoded.as_str()).collect();
+        let n = ids.len();
+        DataFrame::new(n, vec![Column::new("ImageId".into(), ids), Column::new("ClassId".into(), classes), Column::new("EncodedPixels".into(), pixels)])
+            .map_err(|e| DataError::Polars { path: "train.csv rows".into(), source: e })
+    }
+
+    /// The `(n, 4, 256, 1600)` u8 masks of the plates at these dataset positions ([`masks`](Self::masks)
+    /// of each). A position past the end is a [`DataError::BadArgument`].
+    pub fn masks_of(&self, plates: &[usize], device: &Device) -> Result<Tensor> {
+        let mut all = Vec::with_capacity(plates.len());
+        for &p in plates {
+            let id = self.image_ids.get(p).ok_or_else(|| DataError::BadArgument(format!("plate {p}: there are only {} plates", self.image_ids.len())))?;
+            all.push(self.masks(id, device)?);
+        }
+        if all.is_empty() {
+            return Ok(Tensor::zeros((0, 4, STEEL_HEIGHT, STEEL_WIDTH), candle_core::DType::U8, device)?);
+        }
+        Ok(Tensor::stack(&all, 0)?)
+    }
+
+    /// The position of the first plate of each defect class 1..=4 (by its multiclass label, the
+    /// first ClassId), skipping classes no plate has.
+    pub fn first_plate_of_each_class(&self) -> Result<Vec<usize>> {
+        let labels = self.dataset.labels_vec()?;
+        Ok((1..=4u32).filter_map(|c| labels.iter().position(|&l| l == c)).collect())
+    }
+
+    /// Writes what the seed's previous notebook saved: `image_arrays.npy`, one row of 65,536
+    /// gray values (0..=255, u8: a quarter of float32's size; scale after loading) per image, and
+    /// `label_arrays.npy`, the binary labels one-hot `(N, 2)` f32 (column 1 = defect), into
+    /// `dir` (created if needed). Both are written atomically and streamed from the tensors (no
+    /// second copy of the images). Returns the two paths.
+    pub fn save_arrays(&self, dir: impl AsRef<Path>) -> Result<(PathBuf, PathBuf)> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(DataError::io(dir))?;
+        let images = self.dataset.images.flatten_from(1)?;
+        let defect = self.dataset.extra("defect").ok_or_else(|| DataError::BadArgument("the Severstal dataset has no 'defect' column".into()))?;
+        let labels = crate::transform::one_hot(defect, 2)?;
+        let (x, y) = (dir.join("image_arrays.npy"), dir.join("label_arrays.npy"));
+        crate::write_npy(&x, &images)?;
+        crate::write_npy(&y, &labels)?;
+        Ok((x, y))
+    }
+}
+
+/// Names of the five multiclass labels: `"no defect"`, then `"class 1"` .. `"class 4"`.
+pub fn steel_class_names() -> Vec<String> {
+    (0..5).map(|c| if c == 0 { "no defect".to_string() } else { format!("class {c}") }).collect()
+}
+
 /// The tutorial's preprocessing as load options: gray, area-resized to 256×256.
 pub fn severstal_options() -> LoadOptions {
     LoadOptions::default().channels(Channels::Gray).resize(256, 256)
@@ -204,39 +261,31 @@ pub fn severstal(root: &DataRoot, opts: &LoadOptions, device: &Device) -> Result
             return load_severstal_dir(&dir, opts, device);
         }
     }
-    let s = generated_steel(24, opts, device)?;
+    let s = generated_steel(STEEL_STANDIN_PLATES, opts, device)?;
     root.announce_generated(&root.join("severstal_sample/train.csv"), &s.dataset);
     Ok(s)
 }
 
-/// Generated steel: `n` 1600×256 gray plates with a streaky texture; a third are defect-free, the
-/// rest carry synthetic defects of the four classes (1 pits, 2 vertical scratch, 3 long horizontal
-/// scuff, 4 large dark patch; some plates two kinds), with matching run-length rows. `opts`
-/// channels/resize apply as to real images (the mask rows stay at 256×1600).
-///
-/// ```
-/// use candlebook_data::{generated_steel, severstal_options};
-/// let s = generated_steel(6, &severstal_options(), &candle_core::Device::Cpu)?;
-/// assert_eq!(s.dataset.images.dims(), &[6, 1, 256, 256]);
-/// assert!(s.rows.iter().all(|r| (1..=4).contains(&r.class_id)));
-/// # Ok::<(), candlebook_data::DataError>(())
-/// ```
-pub fn generated_steel(n: usize, opts: &LoadOptions, device: &Device) -> Result<Severstal> {
+/// Generated plate `i` of the stand-in: 1600×256 gray pixels (row-major u8) and its defects as
+/// `(ClassId, EncodedPixels)`; the same `i` always gives the same plate, so a large layout can be
+/// written plate by plate (see the `steel_scale` example).
+pub fn generated_steel_plate(i: usize) -> (Vec<u8>, Vec<(u32, String)>) {
     use crate::rle::rle_encode;
     use crate::rng::XorShift;
-    use rayon::prelude::*;
     let (h, w) = (STEEL_HEIGHT, STEEL_WIDTH);
-    let plates: Vec<(Vec<u8>, Vec<(u32, String)>)> = (0..n)
-        .into_par_iter()
-        .map(|i| {
+
             let mut rng = XorShift::new(500 + i as u64);
             let row_tone: Vec<f32> = (0..h).map(|_| rng.range(-6.0, 6.0)).collect();
             let base = rng.range(95.0, 135.0);
             let mut px: Vec<f32> = (0..h * w).map(|p| base + row_tone[p / w] + (rng.uniform() - 0.5) * 16.0).collect();
-            let kinds: Vec<u32> = match i % 3 {
+            // Shares like the real train.csv after dropping duplicate ImageIds: clean plates the
+            // largest group, class 3 the commonest defect, class 2 the rarest; every fourth
+            // defective plate carries a second defect of another class (a second CSV row).
+            let first = STANDIN_CLASS_CYCLE[i % STANDIN_CLASS_CYCLE.len()];
+            let kinds: Vec<u32> = match first {
                 0 => vec![],
-                1 => vec![1 + (i / 3 % 4) as u32],
-                _ => vec![1 + (i / 3 % 4) as u32, 1 + ((i / 3 + 2) % 4) as u32],
+                k if (i / STANDIN_CLASS_CYCLE.len()) % 4 == 1 => vec![k, 1 + (k % 4)],
+                k => vec![k],
             };
             let mut rows = Vec::new();
             for k in kinds {
@@ -290,8 +339,35 @@ pub fn generated_steel(n: usize, opts: &LoadOptions, device: &Device) -> Result<
                 rows.push((k, rle_encode(&mask, h, w).unwrap_or_default()));
             }
             (px.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect(), rows)
-        })
-        .collect();
+        }
+
+/// The first defect class of generated plate `i` is `STANDIN_CLASS_CYCLE[i % 20]`: 9 clean plates
+/// in 20, 7 of class 3, 2 of class 1, 1 each of classes 2 and 4.
+const STANDIN_CLASS_CYCLE: [u32; 20] = [0, 3, 0, 1, 3, 0, 3, 4, 0, 3, 0, 2, 3, 0, 1, 0, 3, 0, 3, 0];
+
+/// Plates in the generated stand-in that [`severstal`] uses without the real folder: enough for
+/// the seed's splits (10 % holdout, then 30 % of the rest for validation) to leave every defect
+/// class in every part.
+pub const STEEL_STANDIN_PLATES: usize = 480;
+
+/// Generated steel: `n` 1600×256 gray plates with a streaky texture. As in the real data, clean
+/// plates are the largest group (9 in 20) and class 3 the commonest defect (7 in 20; class 1 2 in
+/// 20, classes 2 and 4 1 in 20 each); the defects are synthetic (1 pits, 2 vertical scratch, 3
+/// long horizontal scuff, 4 large dark patch), every fourth defective plate has a second one of
+/// another class, and each defect has its run-length row. `opts`
+/// channels/resize apply as to real images (the mask rows stay at 256×1600).
+///
+/// ```
+/// use candlebook_data::{generated_steel, severstal_options};
+/// let s = generated_steel(6, &severstal_options(), &candle_core::Device::Cpu)?;
+/// assert_eq!(s.dataset.images.dims(), &[6, 1, 256, 256]);
+/// assert!(s.rows.iter().all(|r| (1..=4).contains(&r.class_id)));
+/// # Ok::<(), candlebook_data::DataError>(())
+/// ```
+pub fn generated_steel(n: usize, opts: &LoadOptions, device: &Device) -> Result<Severstal> {
+    use rayon::prelude::*;
+    let (h, w) = (STEEL_HEIGHT, STEEL_WIDTH);
+    let plates: Vec<(Vec<u8>, Vec<(u32, String)>)> = (0..n).into_par_iter().map(generated_steel_plate).collect();
     let image_ids: Vec<String> = (0..n).map(|i| format!("generated_{i:04}.jpg")).collect();
     let rows: Vec<SteelRow> = plates
         .iter()

@@ -4,6 +4,7 @@
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::rng::XorShift;
+use candle_core::Tensor;
 
 /// The train or test half of a dataset as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -191,6 +192,41 @@ pub fn train_test_split(ds: &Dataset, opts: &TrainTestSplit) -> Result<(Dataset,
     let labels = ds.labels_vec()?;
     let (train, test) = opts.indices(&labels)?;
     Ok((ds.index_select(&train)?, ds.index_select(&test)?))
+}
+
+/// scikit-learn's `train_test_split(X, y, ...)` on two tensors: `(X_train, X_test, y_train,
+/// y_test)`, split along the first axis with the same indices ([`TrainTestSplit::indices`]).
+/// `y` holds class indices `(N,)` or one-hot rows `(N, K)`; stratifying uses those classes. A
+/// length mismatch is a [`DataError::BadArgument`].
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_data::{split_arrays, TrainTestSplit};
+/// let x = Tensor::arange(0f32, 20.0, &Device::Cpu)?.reshape((10, 2))?;
+/// let y = Tensor::new(&[0u32, 1, 0, 1, 0, 1, 0, 1, 0, 1], &Device::Cpu)?;
+/// let (x_train, x_test, y_train, y_test) = split_arrays(&x, &y, &TrainTestSplit::new(0.2).seed(6).stratify(true))?;
+/// assert_eq!((x_train.dims(), x_test.dims()), (&[8, 2][..], &[2, 2][..]));
+/// assert_eq!(y_test.to_vec1::<u32>()?.iter().sum::<u32>(), 1); // one of each class
+/// # Ok::<(), candlebook_data::DataError>(())
+/// ```
+pub fn split_arrays(x: &Tensor, y: &Tensor, opts: &TrainTestSplit) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+    let n = x.dim(0)?;
+    if y.dim(0)? != n {
+        return Err(DataError::BadArgument(format!("split_arrays: {n} inputs but {} targets", y.dim(0)?)));
+    }
+    let labels: Vec<u32> = if !opts.stratify {
+        vec![0; n]
+    } else if y.rank() == 2 {
+        y.to_dtype(candle_core::DType::F32)?.argmax(1)?.to_dtype(candle_core::DType::U32)?.to_vec1()?
+    } else {
+        y.to_dtype(candle_core::DType::U32)?.flatten_all()?.to_vec1()?
+    };
+    let (train, test) = opts.indices(&labels)?;
+    let pick = |t: &Tensor, idx: &[u32]| -> Result<Tensor> {
+        let idx = Tensor::new(idx, t.device())?;
+        Ok(t.index_select(&idx, 0)?)
+    };
+    Ok((pick(x, &train)?, pick(x, &test)?, pick(y, &train)?, pick(y, &test)?))
 }
 
 impl Dataset {

@@ -121,3 +121,46 @@ mod tests {
         assert_eq!(e.metrics(), vec![("loss", 1.0), ("accuracy", 0.5)]);
     }
 }
+
+/// Model selection on validation data, before the one evaluation on a holdout set: evaluates
+/// every (compiled) candidate on `(x_val, y_val)` in inference mode, prints one line per
+/// candidate (`name: loss: … - accuracy: …`) and which one is chosen, and returns its position:
+/// the highest accuracy, ties broken by the lower loss, then by the order given. An empty list is
+/// a [`ModelError::Empty`].
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_models::*;
+/// let dev = Device::Cpu;
+/// let (x, y) = (Tensor::new(&[[1f32, 0.0], [0.0, 1.0]], &dev)?, Tensor::new(&[0u32, 1], &dev)?);
+/// let mut a = Sequential::new(Input::flat(2), &dev).seed(0);
+/// a.add(Dense::new(2).activation(Activation::Softmax))?;
+/// a.compile(Optimizer::adam(), Loss::sparse_categorical_crossentropy(), true);
+/// let b = a.clone_model()?; // another initialisation
+/// let mut b = b;
+/// b.compile(Optimizer::adam(), Loss::sparse_categorical_crossentropy(), true);
+/// let chosen = choose_by_validation(&[("a", &a), ("b", &b)], &x, &y)?;
+/// assert!(chosen < 2);
+/// # Ok::<(), candlebook_models::ModelError>(())
+/// ```
+pub fn choose_by_validation(candidates: &[(&str, &crate::sequential::Sequential)], x_val: &candle_core::Tensor, y_val: &candle_core::Tensor) -> Result<usize> {
+    if candidates.is_empty() {
+        return Err(ModelError::Empty("choose_by_validation: no candidate models".into()));
+    }
+    let mut best: Option<(usize, f64, f64)> = None;
+    for (i, (name, model)) in candidates.iter().enumerate() {
+        let ev = model.evaluate(x_val, y_val, 32)?;
+        println!("{name}: {ev}");
+        let (acc, loss) = (ev.accuracy()?, ev.loss());
+        let better = match best {
+            None => true,
+            Some((_, a, l)) => acc > a || (acc == a && loss < l),
+        };
+        if better {
+            best = Some((i, acc, loss));
+        }
+    }
+    let (chosen, _, _) = best.expect("at least one candidate");
+    println!("chosen on validation: {}", candidates[chosen].0);
+    Ok(chosen)
+}

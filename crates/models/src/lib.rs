@@ -36,6 +36,7 @@ pub mod throughput;
 pub mod zoo;
 
 pub use accuracy::accuracy;
+pub use evaluation::choose_by_validation;
 pub use classification_report::{classification_report, ClassLabels, ClassificationReport};
 pub use confusion::{class_indices, misclassified, ConfusionMatrix};
 pub use device::{best_device, choose_device, DeviceChoice};

@@ -70,6 +70,24 @@ impl LearningCurves {
     }
 }
 
+/// The steel seed's `graph_results(results)`: the loss curves (`loss`, `val_loss`, legend "Loss",
+/// "Val_Loss") above the accuracy curves ("Train Accuracy", "Val Accuracy"), both against the
+/// epoch, in one figure. Validation series are drawn when the history has them; a history
+/// without `loss` or `accuracy` is an error naming what it has.
+///
+/// ```
+/// use candlebook_models::History;
+/// let h = History::from_series([("loss", vec![0.9, 0.5]), ("val_loss", vec![1.0, 0.7]),
+///                               ("accuracy", vec![0.6, 0.8]), ("val_accuracy", vec![0.5, 0.7])]).unwrap();
+/// assert_eq!(candlebook_plots::graph_results(&h).unwrap().grid_shape(), (2, 1));
+/// ```
+pub fn graph_results(history: &History) -> Result<Figure> {
+    let curves = LearningCurves::new(history);
+    let loss = curves.loss()?.names(&["Loss", "Val_Loss"]).title("").labels("Epoch", "Loss");
+    let accuracy = curves.accuracy()?.names(&["Train Accuracy", "Val Accuracy"]).title("").labels("Epoch", "Accuracy");
+    Ok(Figure::grid(2, 1).size(900, 760).with_panel(loss).with_panel(accuracy))
+}
+
 /// Colours of [`history_comparison`]: per run, a darker training and a lighter validation shade.
 const RUN_COLOURS: [[[u8; 3]; 2]; 4] = [
     [[0, 0, 0], [120, 120, 120]],

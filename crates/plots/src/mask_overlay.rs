@@ -370,3 +370,75 @@ mod tests {
         assert!(mask_overlay_grid::<&str>(&imgs, &masks, 0.5, &[], 3).unwrap().panel_count() == 3);
     }
 }
+
+/// Severstal plates with their defect masks drawn over them ([`mask_overlay_grid`] at alpha
+/// 0.45): the plates at these positions of `steel.dataset` (its 256×256 images), each mask
+/// (256×1600, scaled to the image) in its class's colour, titled with `titles`.
+///
+/// ```
+/// use candlebook_data::{generated_steel, severstal_options};
+/// let steel = generated_steel(8, &severstal_options(), &candle_core::Device::Cpu)?;
+/// let plates = steel.first_plate_of_each_class()?;
+/// let titles: Vec<String> = plates.iter().map(|&p| steel.image_ids[p].clone()).collect();
+/// let fig = candlebook_plots::plate_masks_grid(&steel, &plates, &titles, 2)?;
+/// assert_eq!(fig.panel_count(), plates.len());
+/// # Ok::<(), candlebook_plots::PlotError>(())
+/// ```
+pub fn plate_masks_grid<S: AsRef<str>>(steel: &candlebook_data::Severstal, plates: &[usize], titles: &[S], cols: usize) -> Result<Figure> {
+    let device = steel.dataset.images.device().clone();
+    let idx = Tensor::new(plates.iter().map(|&p| p as u32).collect::<Vec<u32>>(), &device)?;
+    if plates.iter().any(|&p| p >= steel.dataset.len()) {
+        return Err(PlotError::Empty(format!("plate positions {plates:?} reach past the {} plates", steel.dataset.len())));
+    }
+    let images = steel.dataset.images.index_select(&idx, 0)?;
+    let masks = steel.masks_of(plates, &device)?;
+    mask_overlay_grid(&images, &masks, 0.45, titles, cols)
+}
+
+/// The steel notebook's look at its mistakes: prints how many of `holdout`'s plates the
+/// predictions get wrong, then shows up to `max` of them with their true defect masks
+/// ([`plate_masks_grid`]), titled `predicted …, true …` with `class_names`. `holdout` must carry
+/// the `plate` column (each image's position in `steel.dataset`, added before splitting);
+/// `predictions` are class indices `(N,)` or probabilities `(N, K)`. Returns the number wrong.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use candlebook_data::{generated_steel, severstal_options, steel_class_names};
+/// let steel = generated_steel(6, &severstal_options(), &Device::Cpu)?;
+/// let holdout = steel.dataset.clone().with_extra("plate", Tensor::arange(0u32, 6, &Device::Cpu)?)?;
+/// let wrong_everywhere = (holdout.labels.to_dtype(candle_core::DType::F32)? + 1.0)?.to_dtype(candle_core::DType::U32)?;
+/// let n = candlebook_plots::show_misclassified_plates(&steel, &holdout, &wrong_everywhere, &steel_class_names(), 4)?;
+/// assert_eq!(n, 6);
+/// # Ok::<(), candlebook_plots::PlotError>(())
+/// ```
+pub fn show_misclassified_plates<S: AsRef<str>>(
+    steel: &candlebook_data::Severstal,
+    holdout: &candlebook_data::Dataset,
+    predictions: &Tensor,
+    class_names: &[S],
+    max: usize,
+) -> Result<usize> {
+    let actual = candlebook_models::class_indices(&holdout.labels)?;
+    let predicted = candlebook_models::class_indices(predictions)?;
+    let wrong = candlebook_models::misclassified(&actual, &predicted)?;
+    let plates: Vec<usize> = holdout
+        .extra("plate")
+        .ok_or_else(|| PlotError::Empty("the holdout set has no 'plate' column (add it with with_extra before splitting)".into()))?
+        .to_dtype(DType::U32)?
+        .to_vec1::<u32>()?
+        .into_iter()
+        .map(|p| p as usize)
+        .collect();
+    let name = |k: usize| class_names.get(k).map_or(k.to_string(), |s| s.as_ref().to_string());
+    if wrong.is_empty() {
+        println!("no misclassified plates (all {} right)", actual.len());
+        return Ok(0);
+    }
+    let shown: Vec<usize> = wrong.iter().take(max).copied().collect();
+    let titles: Vec<String> = shown.iter().map(|&i| format!("predicted {}, true {}", name(predicted[i]), name(actual[i]))).collect();
+    let fig = plate_masks_grid(steel, &shown.iter().map(|&i| plates[i]).collect::<Vec<_>>(), &titles, 2)?;
+    let note = if wrong.len() > max { format!(", the first {max} shown") } else { String::new() };
+    println!("{} of {} plates misclassified{note}", wrong.len(), actual.len());
+    fig.evcxr_display();
+    Ok(wrong.len())
+}
