@@ -124,9 +124,10 @@ mod tests {
 
 /// Model selection on validation data, before the one evaluation on a holdout set: evaluates
 /// every (compiled) candidate on `(x_val, y_val)` in inference mode, prints one line per
-/// candidate (`name: loss: … - accuracy: …`) and which one is chosen, and returns its position:
-/// the highest accuracy, ties broken by the lower loss, then by the order given. An empty list is
-/// a [`ModelError::Empty`].
+/// candidate (`name: loss: … - accuracy: …`) and which one is chosen, and returns the chosen
+/// name and model: the highest accuracy, ties broken by the lower loss, then by the order given.
+/// Candidates may be models or references to them (a notebook hands over the models, so that the
+/// chosen one can be kept). An empty list is a [`ModelError::Empty`].
 ///
 /// ```
 /// use candle_core::{Device, Tensor};
@@ -136,21 +137,22 @@ mod tests {
 /// let mut a = Sequential::new(Input::flat(2), &dev).seed(0);
 /// a.add(Dense::new(2).activation(Activation::Softmax))?;
 /// a.compile(Optimizer::adam(), Loss::sparse_categorical_crossentropy(), true);
-/// let b = a.clone_model()?; // another initialisation
-/// let mut b = b;
+/// let mut b = a.clone_model()?; // the same layers, other initial weights
 /// b.compile(Optimizer::adam(), Loss::sparse_categorical_crossentropy(), true);
-/// let chosen = choose_by_validation(&[("a", &a), ("b", &b)], &x, &y)?;
-/// assert!(chosen < 2);
+/// let (name, _model) = choose_by_validation(vec![("a", &a), ("b", &b)], &x, &y)?;
+/// assert!(name == "a" || name == "b");
+/// assert!(choose_by_validation(Vec::<(&str, Sequential)>::new(), &x, &y).is_err());
 /// # Ok::<(), candlebook_models::ModelError>(())
 /// ```
-pub fn choose_by_validation(candidates: &[(&str, &crate::sequential::Sequential)], x_val: &candle_core::Tensor, y_val: &candle_core::Tensor) -> Result<usize> {
-    if candidates.is_empty() {
-        return Err(ModelError::Empty("choose_by_validation: no candidate models".into()));
-    }
+pub fn choose_by_validation<S: AsRef<str>, M: std::borrow::Borrow<crate::sequential::Sequential>>(
+    candidates: Vec<(S, M)>,
+    x_val: &candle_core::Tensor,
+    y_val: &candle_core::Tensor,
+) -> Result<(String, M)> {
     let mut best: Option<(usize, f64, f64)> = None;
     for (i, (name, model)) in candidates.iter().enumerate() {
-        let ev = model.evaluate(x_val, y_val, 32)?;
-        println!("{name}: {ev}");
+        let ev = model.borrow().evaluate(x_val, y_val, 32)?;
+        println!("{}: {ev}", name.as_ref());
         let (acc, loss) = (ev.accuracy()?, ev.loss());
         let better = match best {
             None => true,
@@ -160,7 +162,8 @@ pub fn choose_by_validation(candidates: &[(&str, &crate::sequential::Sequential)
             best = Some((i, acc, loss));
         }
     }
-    let (chosen, _, _) = best.expect("at least one candidate");
-    println!("chosen on validation: {}", candidates[chosen].0);
-    Ok(chosen)
+    let (chosen, _, _) = best.ok_or_else(|| ModelError::Empty("choose_by_validation: no candidate models".into()))?;
+    let (name, model) = candidates.into_iter().nth(chosen).ok_or_else(|| ModelError::Empty("choose_by_validation: lost the chosen model".into()))?;
+    println!("chosen on validation: {}", name.as_ref());
+    Ok((name.as_ref().to_string(), model))
 }
