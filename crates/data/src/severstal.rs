@@ -183,6 +183,21 @@ impl Severstal {
         Ok(Tensor::stack(&all, 0)?)
     }
 
+    /// The seed's `label_dict`: every plate's file name with its multiclass label (the class of
+    /// its first `train.csv` row, 0 without one), in the order of the plates.
+    ///
+    /// ```
+    /// use candlebook_data::{generated_steel, severstal_options};
+    /// let s = generated_steel(4, &severstal_options(), &candle_core::Device::Cpu)?;
+    /// let d = s.label_dict()?;
+    /// assert_eq!(d[0], ("generated_0000.jpg".to_string(), 0)); // plate 0 is clean
+    /// assert_eq!(d[1].1, 3);
+    /// # Ok::<(), candlebook_data::DataError>(())
+    /// ```
+    pub fn label_dict(&self) -> Result<Vec<(String, u32)>> {
+        Ok(self.image_ids.iter().cloned().zip(self.dataset.labels_vec()?).collect())
+    }
+
     /// The position of the first plate of each defect class 1..=4 (by its multiclass label, the
     /// first ClassId), skipping classes no plate has.
     pub fn first_plate_of_each_class(&self) -> Result<Vec<usize>> {
@@ -297,40 +312,40 @@ pub fn generated_steel_plate(i: usize) -> (Vec<u8>, Vec<(u32, String)>) {
                 };
                 match k {
                     1 => {
-                        for _ in 0..12 {
-                            let (px0, py0, r) = (cx + rng.range(-60.0, 60.0), cy + rng.range(-40.0, 40.0), rng.range(2.0, 5.0));
+                        for _ in 0..16 {
+                            let (px0, py0, r) = (cx + rng.range(-80.0, 80.0), cy + rng.range(-40.0, 40.0), rng.range(4.0, 9.0));
                             for y in (py0 - r).max(0.0) as usize..((py0 + r) as usize).min(h) {
                                 for x in (px0 - r).max(0.0) as usize..((px0 + r) as usize).min(w) {
                                     if (x as f32 - px0).powi(2) + (y as f32 - py0).powi(2) <= r * r {
-                                        paint(x, y, -55.0);
+                                        paint(x, y, -80.0);
                                     }
                                 }
                             }
                         }
                     }
                     2 => {
-                        let len = rng.range(60.0, 200.0);
+                        let len = rng.range(120.0, 250.0);
                         for y in (cy - len / 2.0).max(0.0) as usize..((cy + len / 2.0) as usize).min(h) {
-                            for x in cx as usize..(cx as usize + 3).min(w) {
-                                paint(x, y, 70.0);
+                            for x in cx as usize..(cx as usize + 10).min(w) {
+                                paint(x, y, 90.0);
                             }
                         }
                     }
                     3 => {
-                        let len = rng.range(200.0, 600.0);
+                        let len = rng.range(400.0, 900.0);
                         for x in (cx - len / 2.0).max(0.0) as usize..((cx + len / 2.0) as usize).min(w) {
                             let wob = ((x as f32) * 0.05).sin() * 4.0;
-                            for y in (cy + wob - 5.0).max(0.0) as usize..((cy + wob + 5.0) as usize).min(h) {
-                                paint(x, y, -45.0);
+                            for y in (cy + wob - 12.0).max(0.0) as usize..((cy + wob + 12.0) as usize).min(h) {
+                                paint(x, y, -65.0);
                             }
                         }
                     }
                     _ => {
-                        let (rx, ry) = (rng.range(40.0, 90.0), rng.range(30.0, 60.0));
+                        let (rx, ry) = (rng.range(80.0, 160.0), rng.range(50.0, 90.0));
                         for y in (cy - ry).max(0.0) as usize..((cy + ry) as usize).min(h) {
                             for x in (cx - rx).max(0.0) as usize..((cx + rx) as usize).min(w) {
                                 if ((x as f32 - cx) / rx).powi(2) + ((y as f32 - cy) / ry).powi(2) <= 1.0 {
-                                    paint(x, y, -70.0);
+                                    paint(x, y, -85.0);
                                 }
                             }
                         }

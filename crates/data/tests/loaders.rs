@@ -385,7 +385,13 @@ fn severstal_csv_rle_mask_and_labels() {
     // generated steel: rows decode inside bounds and agree with the labels
     let g = severstal(&DataRoot::at(d.join("none")), &severstal_options(), &Device::Cpu).unwrap();
     assert!(g.dataset.is_generated());
-    assert_eq!(g.dataset.images.dims(), &[24, 1, 256, 256]);
+    assert_eq!(g.dataset.images.dims(), &[STEEL_STANDIN_PLATES, 1, 256, 256]);
+    // the real data's shape: clean plates the largest class, class 3 the commonest defect,
+    // class 2 the rarest, every class present; some plates with a second defect row
+    let counts = g.dataset.class_counts().unwrap();
+    assert!(counts[0] > counts[3] && counts[3] > counts[1] && counts[1] > counts[2] && counts[2] > 0 && counts[4] > 0, "{counts:?}");
+    let with_rows: std::collections::BTreeSet<&str> = g.rows.iter().map(|r| r.image_id.as_str()).collect();
+    assert!(g.rows.len() > with_rows.len(), "no plate has two defects");
     let classes: std::collections::BTreeSet<u32> = g.rows.iter().map(|r| r.class_id).collect();
     assert_eq!(classes.len(), 4);
     for r in &g.rows {

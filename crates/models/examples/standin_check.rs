@@ -5,7 +5,7 @@
 //!
 //! `cargo run --release -p candlebook-models --example standin_check -- <set> [train_per_class] [test_per_class] [epochs]`
 //! with set one of `faces`, `cifar10`, `cifar10-sharp`, `fingers`, `fingers-bn`, `asl`,
-//! `asl-aug` (the ASL CNN with the course's augmentation).
+//! `steel2`/`steel5` (the steel notebook's softmax-head CNNs), `asl-aug` (the ASL CNN with the course's augmentation).
 
 use std::time::Instant;
 
@@ -59,6 +59,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 m
             };
             (train, test, model, arg(&args, 3, 3)?, 32)
+        }
+        "steel2" | "steel5" => {
+            // the steel notebook's stand-in, splits and networks: a softmax head over 2 (defect or
+            // not) or 5 classes on the seed's five 2x2-conv blocks, 10 epochs; "test" is the 10 %
+            // holdout (stratified, seed 6)
+            let steel = candlebook_data::generated_steel(arg(&args, 1, candlebook_data::STEEL_STANDIN_PLATES)?, &candlebook_data::severstal_options(), &device)?;
+            let mut ds = steel.dataset.clone();
+            let classes = if set == "steel2" {
+                ds = ds.labels_from_column("defect", &["no defect", "defect"])?;
+                2
+            } else {
+                5
+            };
+            let (train, test) = candlebook_data::train_test_split(&ds, &candlebook_data::TrainTestSplit::new(0.1).seed(6).stratify(true))?;
+            let model = zoo::steel_cnn_5_with_head(&device, zoo::SteelHead::Softmax(classes))?;
+            (train.to_f32()?, test.to_f32()?, model, arg(&args, 3, 10)?, 32)
         }
         "asl" | "asl-aug" => {
             // the loader's stand-in sizes (150 and 20 per letter), the seed's 20 epochs

@@ -69,7 +69,9 @@ fn image_rgb(image: &Tensor) -> Result<(usize, usize, Vec<u8>)> {
 }
 
 /// Which planes of `(K, H', W')` (or one `(H', W')`) masks are set (non-zero) at each pixel of an
-/// `h × w` image; masks of another size are scaled to it by nearest neighbour.
+/// `h × w` image; masks of another size are scaled to it: a larger mask by "any pixel of the
+/// block is set" (a 3-pixel scratch on a 1600-wide mask stays visible on a 256-wide image), a
+/// smaller one by nearest neighbour.
 fn mask_planes(masks: &Tensor, h: usize, w: usize) -> Result<Vec<Vec<bool>>> {
     let shape = masks.dims().to_vec();
     let m = match shape.len() {
@@ -87,9 +89,12 @@ fn mask_planes(masks: &Tensor, h: usize, w: usize) -> Result<Vec<Vec<bool>>> {
             let base = plane * mh * mw;
             (0..h * w)
                 .map(|p| {
+                    // the block of mask pixels this image pixel covers (one pixel when the mask is
+                    // the same size or smaller: nearest neighbour); set when any of them is set
                     let (y, x) = (p / w, p % w);
-                    let (my, mx) = (y * mh / h, x * mw / w);
-                    set[base + my * mw + mx] != 0.0
+                    let (y0, x0) = (y * mh / h, x * mw / w);
+                    let (y1, x1) = (((y + 1) * mh / h).max(y0 + 1), ((x + 1) * mw / w).max(x0 + 1));
+                    (y0..y1).any(|my| set[base + my * mw + x0..base + my * mw + x1].iter().any(|&v| v != 0.0))
                 })
                 .collect()
         })
@@ -149,7 +154,7 @@ fn overlay<S: AsRef<str>>(image: &Tensor, masks: &Tensor, alpha: f32, class_name
 /// `image` is `(1, H, W)` or `(H, W)` gray, or `(3, H, W)` colour; u8 0..=255 or floats 0..=1.
 /// `masks` is `(K, H, W)` (or one `(H, W)`), non-zero = set, any dtype, e.g. the `(4, 256, 1600)`
 /// of candlebook-data's `Severstal::masks(image_id)`; masks of another size
-/// than the image are scaled to it by nearest neighbour (the full-size masks over the tutorial's
+/// than the image are scaled to it (an image pixel is marked when any mask pixel it covers is set) (the full-size masks over the tutorial's
 /// 256×256 images). Where plane k is set, a pixel becomes `(1 - alpha) · pixel + alpha · colour_k`
 /// (rounded; later planes blend over earlier ones where they overlap); elsewhere it keeps the
 /// image's value. `alpha` outside 0..=1 is an error ([`PlotError::BadLayout`]).
@@ -326,6 +331,25 @@ mod tests {
                 let o = orig(x, y);
                 let want = if x < 2 { std::array::from_fn(|c| (0.5 * o[c] as f32 + 0.5 * MASK_COLOURS[0][c] as f32).round() as u8) } else { o };
                 assert_eq!(rgb.get_pixel(x as u32, y as u32).0, want, "({x}, {y})");
+            }
+        }
+    }
+
+    /// A one-pixel-wide scratch on a mask 8 times wider than the image still marks the column it
+    /// falls in (nearest-neighbour sampling would skip it), and nothing else.
+    #[test]
+    fn thin_defects_survive_downscaling() {
+        let dev = Device::Cpu;
+        let img = Tensor::zeros((1, 4, 4), DType::U8, &dev).unwrap();
+        let mut m = vec![0u8; 4 * 32];
+        for y in 0..4 {
+            m[y * 32 + 13] = 1; // column 13 of 32 -> image column 1
+        }
+        let rgb = mask_overlay(&img, &Tensor::from_vec(m, (1, 4, 32), &dev).unwrap(), 1.0).unwrap().to_rgb();
+        for y in 0..4 {
+            for x in 0..4 {
+                let want = if x == 1 { MASK_COLOURS[0] } else { [0, 0, 0] };
+                assert_eq!(rgb.get_pixel(x, y).0, want, "({x}, {y})");
             }
         }
     }
