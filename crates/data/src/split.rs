@@ -67,12 +67,15 @@ pub struct TrainTestSplit {
     pub shuffle: bool,
     /// Keep each class's share the same in both parts (needs `shuffle`).
     pub stratify: bool,
+    /// When stratifying is impossible (a class with one member, or a part smaller than the
+    /// number of classes), split without it and say so, instead of failing as scikit-learn does.
+    pub stratify_fallback: bool,
 }
 
 impl Default for TrainTestSplit {
     /// scikit-learn's defaults: 25 % test, shuffled, not stratified (seed 0).
     fn default() -> Self {
-        Self { test_size: TestSize::Fraction(0.25), seed: 0, shuffle: true, stratify: false }
+        Self { test_size: TestSize::Fraction(0.25), seed: 0, shuffle: true, stratify: false, stratify_fallback: false }
     }
 }
 
@@ -94,6 +97,23 @@ impl TrainTestSplit {
     /// Stratify by label or not.
     pub fn stratify(mut self, on: bool) -> Self {
         self.stratify = on;
+        self
+    }
+    /// Stratify when the classes allow it; otherwise (a class with a single member, or a part
+    /// too small to hold every class — a tiny sample) print why and split without stratifying,
+    /// where scikit-learn raises an error.
+    ///
+    /// ```
+    /// use candlebook_data::TrainTestSplit;
+    /// let labels = [0, 0, 0, 1, 1, 1, 2, 2, 2, 0];
+    /// assert!(TrainTestSplit::new(0.2).stratify(true).indices(&labels).is_err()); // 2 test samples, 3 classes
+    /// let (train, test) = TrainTestSplit::new(0.2).stratify_when_possible().indices(&labels)?;
+    /// assert_eq!((train.len(), test.len()), (8, 2));
+    /// # Ok::<(), candlebook_data::DataError>(())
+    /// ```
+    pub fn stratify_when_possible(mut self) -> Self {
+        self.stratify = true;
+        self.stratify_fallback = true;
         self
     }
 
@@ -140,12 +160,22 @@ impl TrainTestSplit {
         for (i, &l) in labels.iter().enumerate() {
             by_class[l as usize].push(i as u32);
         }
-        if by_class.iter().any(|c| c.len() == 1) {
-            return Err(DataError::BadArgument("the least populated class has only 1 member, too few to stratify".into()));
-        }
         let present = by_class.iter().filter(|c| !c.is_empty()).count();
-        if n_test < present || n - n_test < present {
-            return Err(DataError::BadArgument(format!("test_size {n_test} and train size {} must each be at least the number of classes {present}", n - n_test)));
+        let impossible = if by_class.iter().any(|c| c.len() == 1) {
+            Some("the least populated class has only 1 member, too few to stratify".to_string())
+        } else if n_test < present || n - n_test < present {
+            Some(format!("test_size {n_test} and train size {} must each be at least the number of classes {present}", n - n_test))
+        } else {
+            None
+        };
+        if let Some(why) = impossible {
+            if !self.stratify_fallback {
+                return Err(DataError::BadArgument(why));
+            }
+            println!("cannot stratify this split ({why}): splitting without stratification");
+            let mut idx: Vec<u32> = (0..n as u32).collect();
+            rng.shuffle(&mut idx);
+            return Ok((idx[n_test..].to_vec(), idx[..n_test].to_vec()));
         }
         let share: Vec<f64> = by_class.iter().map(|c| c.len() as f64 * n_test as f64 / n as f64).collect();
         let mut take: Vec<usize> = share.iter().map(|s| s.floor() as usize).collect();

@@ -99,4 +99,27 @@ impl History {
         }
         DataFrame::new(self.epochs, columns).map_err(|e| ModelError::Spec(format!("History as a DataFrame: {e}")))
     }
+
+    /// The history as an HTML table (`epoch` and one column per metric, like
+    /// `pd.DataFrame(history.history)` in a Jupyter cell): what evcxr shows when a history is a
+    /// cell's last value.
+    ///
+    /// ```
+    /// use candlebook_models::History;
+    /// let h = History::from_series([("loss", vec![0.5, 0.25]), ("val_loss", vec![0.6, 0.4])])?;
+    /// let html = h.to_html()?;
+    /// assert!(html.contains("<th>val_loss</th>") && html.contains("<td>0.25</td>"));
+    /// # Ok::<(), candlebook_models::ModelError>(())
+    /// ```
+    pub fn to_html(&self) -> Result<String> {
+        Ok(candlebook_data::frame_html(&self.to_dataframe()?))
+    }
+
+    /// Shows the history inline in Jupyter's Rust kernel as an HTML table ([`to_html`](Self::to_html)).
+    pub fn evcxr_display(&self) {
+        match self.to_html() {
+            Ok(html) => println!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT"),
+            Err(e) => println!("{e}"),
+        }
+    }
 }
