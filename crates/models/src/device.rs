@@ -44,6 +44,9 @@ pub fn choose_device() -> DeviceChoice {
         notes.push("built without the cuda/metal features".into());
     }
     let threads = candle_core::utils::get_num_threads();
+    if !crate::cpu::fast_cpu_kernels() {
+        notes.push("generic device-path kernels (CANDLEBOOK_CPU_KERNELS=generic)".into());
+    }
     DeviceChoice { device: Device::Cpu, description: format!("CPU ({threads} threads; {})", notes.join("; ")) }
 }
 

@@ -39,6 +39,7 @@ pub use accuracy::accuracy;
 pub use evaluation::choose_by_validation;
 pub use classification_report::{classification_report, ClassLabels, ClassificationReport};
 pub use confusion::{class_indices, misclassified, ConfusionMatrix};
+pub use cpu::{fast_cpu_kernels, CPU_KERNELS_ENV};
 pub use device::{best_device, choose_device, DeviceChoice};
 pub use error::{ModelError, Result};
 pub use evaluation::Evaluation;

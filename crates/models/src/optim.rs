@@ -113,7 +113,7 @@ impl OptimizerState {
             let id = var.as_tensor().id();
             if let Optimizer::Adam { learning_rate: lr, beta_1: b1, beta_2: b2, epsilon: eps } = self.config {
                 let w = var.as_tensor();
-                if w.device().is_cpu() && w.dtype() == DType::F32 && w.is_contiguous() && g.dtype() == DType::F32 && !self.slots.contains_key(&id) {
+                if crate::cpu::fast_cpu_kernels() && w.device().is_cpu() && w.dtype() == DType::F32 && w.is_contiguous() && g.dtype() == DType::F32 && !self.slots.contains_key(&id) {
                     let moments = self.cpu_adam.entry(id).or_insert_with(|| crate::cpu::AdamMoments::zeros(w.elem_count()));
                     let step = crate::cpu::AdamStep {
                         one_minus_b1: 1.0 - b1,

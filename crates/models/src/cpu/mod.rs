@@ -291,9 +291,21 @@ impl CustomOp1 for Relu {
     }
 }
 
+/// The environment variable that picks the CPU's training kernels: unset, this crate's own
+/// (AVX-512 where the CPU has it); `portable`, its portable kernels; `generic`, none of them — the
+/// CPU then takes the device path, the same candle ops, autograd and optimiser code that a CUDA
+/// or Metal device runs (how the tests check that path without a GPU). Read once per process.
+pub const CPU_KERNELS_ENV: &str = "CANDLEBOOK_CPU_KERNELS";
+
+/// False when [`CPU_KERNELS_ENV`] is `generic`: the CPU takes the device path.
+pub fn fast_cpu_kernels() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var(CPU_KERNELS_ENV).map_or(true, |v| v != "generic"))
+}
+
 /// True when the fast CPU kernels apply to `x`.
 pub(crate) fn applies(x: &Tensor) -> bool {
-    let yes = x.device().is_cpu() && x.dtype() == candle_core::DType::F32;
+    let yes = fast_cpu_kernels() && x.device().is_cpu() && x.dtype() == candle_core::DType::F32;
     if yes {
         keep_freed_memory();
     }

@@ -75,7 +75,8 @@ impl Sequential {
     /// Whether [`Sequential::taped_step`] handles this model on this device.
     pub(crate) fn tape_supported(&self) -> bool {
         let n = self.layers.len();
-        self.device.is_cpu()
+        crate::cpu::fast_cpu_kernels()
+            && self.device.is_cpu()
             && self.layers.iter().enumerate().all(|(i, l)| match &l.spec {
                 LayerSpec::Conv2D { activation, .. } => {
                     matches!(activation, Activation::Relu | Activation::Linear) || (i + 1 == n && matches!(activation, Activation::Softmax | Activation::Sigmoid))
