@@ -291,11 +291,12 @@ impl CustomOp1 for Relu {
     }
 }
 
-/// The environment variable that picks the CPU's training kernels: unset, this crate's own
-/// (AVX-512 where the CPU has it); `portable`, its portable kernels; `generic`, none of them — the
-/// CPU then takes the device path, the same candle ops, autograd and optimiser code that a CUDA
-/// or Metal device runs (how the tests check that path without a GPU). Read once per process.
-pub const CPU_KERNELS_ENV: &str = "CANDLEBOOK_CPU_KERNELS";
+/// The environment variable that picks the CPU's kernels (the data crate's, shared so that one
+/// setting switches training and augmentation alike): unset, this crate's own (AVX-512 where the
+/// CPU has it); `portable`, its portable kernels; `generic`, none of them — the CPU then takes the
+/// device path, the same candle ops, autograd and optimiser code that a CUDA or Metal device runs
+/// (how the tests check that path without a GPU). Read once per process here.
+pub use candlebook_data::CPU_KERNELS_ENV;
 
 /// False when [`CPU_KERNELS_ENV`] is `generic`: the CPU takes the device path.
 pub fn fast_cpu_kernels() -> bool {
