@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Tensor, TensorId, Var, D};
+use candle_core::{DType, Tensor, Var, D};
+
+use crate::sequential::VarKey;
 
 use crate::error::{ModelError, Result};
 
@@ -67,9 +69,11 @@ impl Optimizer {
 pub struct OptimizerState {
     config: Optimizer,
     iterations: u64,
-    slots: HashMap<TensorId, (Tensor, Option<Tensor>)>,
+    /// Keyed by [`VarKey`], not by candle's tensor id: in a notebook, variables made in
+    /// different cells can share an id (see `sequential/identity.rs`).
+    slots: HashMap<VarKey, (Tensor, Option<Tensor>)>,
     /// Adam's moments for CPU f32 variables, updated by the fused in-place kernel.
-    cpu_adam: HashMap<TensorId, crate::cpu::AdamMoments>,
+    cpu_adam: HashMap<VarKey, crate::cpu::AdamMoments>,
 }
 
 impl OptimizerState {
@@ -81,7 +85,7 @@ impl OptimizerState {
     /// This state for a copy of the model whose variables `ids` maps old to new: the slots and
     /// moments of each variable move to its copy (the slot tensors are never changed in place,
     /// so sharing them is safe; the in-place Adam moments are copied).
-    pub(crate) fn remapped(&self, ids: &HashMap<TensorId, TensorId>) -> OptimizerState {
+    pub(crate) fn remapped(&self, ids: &HashMap<VarKey, VarKey>) -> OptimizerState {
         OptimizerState {
             config: self.config,
             iterations: self.iterations,
@@ -103,14 +107,23 @@ impl OptimizerState {
     /// Applies one update to every variable that has a gradient, with Keras 3's formulas (scalars
     /// computed in f32 as Keras does for f32 variables).
     pub fn step(&mut self, vars: &[Var], grads: &GradStore) -> Result<()> {
+        let pairs: Vec<(Var, Tensor)> = vars.iter().filter_map(|v| grads.get(v.as_tensor()).map(|g| (v.clone(), g.clone()))).collect();
+        self.step_with(&pairs)
+    }
+
+    /// [`OptimizerState::step`] with each variable's gradient given beside it, rather than looked
+    /// up by tensor id (which may repeat across notebook cells).
+    pub(crate) fn step_with(&mut self, pairs: &[(Var, Tensor)]) -> Result<()> {
         let t = (self.iterations + 1) as f32;
-        for var in vars {
-            let Some(g) = grads.get(var.as_tensor()) else { continue };
+        for (var, g) in pairs {
             // Gradients can carry the op graph of the step that made them; the slots below are
             // built from them, so without detaching, every step's slot would keep the previous
             // step's tensors alive (a leak of several weight-sized tensors per step).
             let g = &g.detach();
-            let id = var.as_tensor().id();
+            if g.dims() != var.dims() {
+                return Err(ModelError::Shape(format!("gradient of shape {:?} for a weight of shape {:?}", g.dims(), var.dims())));
+            }
+            let id = VarKey::of(var);
             if let Optimizer::Adam { learning_rate: lr, beta_1: b1, beta_2: b2, epsilon: eps } = self.config {
                 let w = var.as_tensor();
                 if crate::cpu::fast_cpu_kernels() && w.device().is_cpu() && w.dtype() == DType::F32 && w.is_contiguous() && g.dtype() == DType::F32 && !self.slots.contains_key(&id) {

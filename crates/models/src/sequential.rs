@@ -8,7 +8,10 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
+mod identity;
 mod taped;
+
+pub(crate) use identity::VarKey;
 
 use crate::ops::{avg_pool2d_keras, conv2d_activated, max_pool2d_keras, window_output};
 use crate::spec::{Activation, LayerSpec, Padding};
@@ -111,9 +114,40 @@ pub struct Layer {
     pub(crate) output: InputShape,
     pub(crate) params: Params,
     pub(crate) trainable: bool,
+    /// The build of this crate whose candle made `params` (see `sequential/identity.rs`).
+    pub(crate) made_by: usize,
 }
 
 impl Layer {
+    /// The variables training updates (none when the layer is frozen).
+    pub(crate) fn trainable_params(&self) -> Vec<&Var> {
+        if !self.trainable {
+            return vec![];
+        }
+        match &self.params {
+            Params::None => vec![],
+            Params::Conv { kernel, bias } | Params::Dense { kernel, bias } => vec![kernel, bias],
+            Params::Norm { gamma, beta, .. } => vec![gamma, beta],
+        }
+    }
+
+    /// This layer for one autograd step run by this build: each weight the step's graph reads is
+    /// a copy made here. A trainable batch norm's moving statistics stay the layer's own: the
+    /// step only updates them in place, outside the graph.
+    fn with_weights_made_here(&self) -> Result<Layer> {
+        let copy = |v: &Var| -> Result<Var> { Ok(Var::from_tensor(&handle_made_here(v.as_tensor())?)?) };
+        let params = match &self.params {
+            Params::None => Params::None,
+            Params::Conv { kernel, bias } => Params::Conv { kernel: copy(kernel)?, bias: copy(bias)? },
+            Params::Dense { kernel, bias } => Params::Dense { kernel: copy(kernel)?, bias: copy(bias)? },
+            Params::Norm { gamma, beta, mean, var } => {
+                let (mean, var) = if self.trainable { (mean.clone(), var.clone()) } else { (copy(mean)?, copy(var)?) };
+                Params::Norm { gamma: copy(gamma)?, beta: copy(beta)?, mean, var }
+            }
+        };
+        Ok(Layer { params, made_by: identity::this_build(), ..self.clone() })
+    }
+
     /// The layer's name (`conv2d`, `dense_1`, or the one given).
     pub fn name(&self) -> &str {
         &self.name
@@ -264,7 +298,7 @@ impl Sequential {
         let mut copy_var = |v: &Var| -> Result<Var> {
             // a detached tensor is not a variable, so `from_tensor` copies its storage
             let fresh = Var::from_tensor(&v.as_tensor().detach())?;
-            ids.insert(v.as_tensor().id(), fresh.as_tensor().id());
+            ids.insert(VarKey::of(v), VarKey::of(&fresh));
             Ok(fresh)
         };
         let mut layers = Vec::with_capacity(self.layers.len());
@@ -275,7 +309,7 @@ impl Sequential {
                 Params::Dense { kernel, bias } => Params::Dense { kernel: copy_var(kernel)?, bias: copy_var(bias)? },
                 Params::Norm { gamma, beta, mean, var } => Params::Norm { gamma: copy_var(gamma)?, beta: copy_var(beta)?, mean: copy_var(mean)?, var: copy_var(var)? },
             };
-            layers.push(Layer { name: l.name.clone(), spec: l.spec.clone(), input: l.input, output: l.output, params, trainable: l.trainable });
+            layers.push(Layer { name: l.name.clone(), spec: l.spec.clone(), input: l.input, output: l.output, params, trainable: l.trainable, made_by: identity::this_build() });
         }
         let compiled = self.compiled.as_ref().map(|c| crate::fit::Compiled { optimizer: c.optimizer.remapped(&ids), loss: c.loss, accuracy: c.accuracy });
         Ok(Sequential {
@@ -438,7 +472,7 @@ impl Sequential {
         };
         let mut rng = SplitMix(self.seed ^ (self.layers.len() as u64 + 1).wrapping_mul(0x1234_5678_9ABC_DEF1));
         let params = init_params(&spec, input, &self.device, &mut rng)?;
-        self.layers.push(Layer { name, spec, input, output, params, trainable: true });
+        self.layers.push(Layer { name, spec, input, output, params, trainable: true, made_by: identity::this_build() });
         Ok(self)
     }
 
@@ -501,21 +535,7 @@ impl Sequential {
 
     /// The trainable variables (what an optimiser updates), in layer order.
     pub fn trainable_vars(&self) -> Vec<Var> {
-        let mut out = Vec::new();
-        for l in self.layers.iter().filter(|l| l.trainable) {
-            match &l.params {
-                Params::None => {}
-                Params::Conv { kernel, bias } | Params::Dense { kernel, bias } => {
-                    out.push(kernel.clone());
-                    out.push(bias.clone());
-                }
-                Params::Norm { gamma, beta, .. } => {
-                    out.push(gamma.clone());
-                    out.push(beta.clone());
-                }
-            }
-        }
-        out
+        self.layers.iter().flat_map(|l| l.trainable_params()).cloned().collect()
     }
 
     /// The sum of the L2 regularisation terms, `Σ l2 · Σ kernel²`, that Keras adds to the loss.
@@ -532,17 +552,7 @@ impl Sequential {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn regularization_loss(&self) -> Result<Option<Tensor>> {
-        let mut total: Option<Tensor> = None;
-        for l in &self.layers {
-            if let (LayerSpec::Dense { l2: Some(f), .. }, Params::Dense { kernel, .. }) = (&l.spec, &l.params) {
-                let term = (kernel.as_tensor().sqr()?.sum_all()? * *f)?;
-                total = Some(match total {
-                    None => term,
-                    Some(t) => (t + term)?,
-                });
-            }
-        }
-        Ok(total)
+        regularization_loss_of(&self.layers)
     }
 
     fn check_input(&self, x: &Tensor) -> Result<()> {
@@ -571,10 +581,16 @@ impl Sequential {
     /// than from the clipped probabilities (so a confident wrong prediction is not capped at
     /// -log(1e-7) and still has a gradient); training does the same.
     pub fn forward_with_logits(&self, x: &Tensor, training: bool) -> Result<(Tensor, Option<(Tensor, Activation)>)> {
+        self.forward_through(&self.layers, x, training)
+    }
+
+    /// [`Sequential::forward_with_logits`] through `layers`: the model's own, or the same layers
+    /// with other handles on their weights (see [`Sequential::autograd_step`]).
+    fn forward_through(&self, layers: &[Layer], x: &Tensor, training: bool) -> Result<(Tensor, Option<(Tensor, Activation)>)> {
         self.check_input(x)?;
         let mut h = x.to_dtype(DType::F32)?;
-        let n = self.layers.len();
-        for (i, l) in self.layers.iter().enumerate() {
+        let n = layers.len();
+        for (i, l) in layers.iter().enumerate() {
             if i + 1 == n {
                 let last_act = match &l.spec {
                     LayerSpec::Dense { activation, .. } | LayerSpec::Conv2D { activation, .. } | LayerSpec::Activation { activation, .. } => *activation,
@@ -693,10 +709,20 @@ impl Sequential {
 
     /// The training step through candle's autograd (every device; on the CPU the reference for
     /// the taped step).
+    ///
+    /// Candle's `backward` keys gradients by tensor id, and ids repeat across notebook cells (see
+    /// `sequential/identity.rs`), so every tensor of the graph must come from the build of candle
+    /// that runs this step: the batch and targets enter as new handles made here, and the weights
+    /// of layers made by another build enter as copies made here; their gradients then update the
+    /// model's own variables. A model built and trained by one build (a program, a test, one cell)
+    /// uses its variables directly.
     pub(crate) fn autograd_step(&self, x: &Tensor, y: &Tensor, loss: &crate::optim::Loss, optimizer: &mut crate::optim::OptimizerState) -> Result<(f32, Tensor)> {
-        let (out, logits) = self.forward_with_logits(x, true)?;
-        let mut total = loss.compute_keras(&out, logits.as_ref(), y)?;
-        if let Some(reg) = self.regularization_loss()? {
+        let here = identity::this_build();
+        let step_layers: Vec<Layer> = self.layers.iter().map(|l| if l.made_by == here { Ok(l.clone()) } else { l.with_weights_made_here() }).collect::<Result<_>>()?;
+        let (x, y) = (handle_made_here(x)?, handle_made_here(y)?);
+        let (out, logits) = self.forward_through(&step_layers, &x, true)?;
+        let mut total = loss.compute_keras(&out, logits.as_ref(), &y)?;
+        if let Some(reg) = regularization_loss_of(&step_layers)? {
             total = (total + reg)?;
         }
         let value = total.to_dtype(DType::F32)?.to_scalar::<f32>()?;
@@ -704,7 +730,15 @@ impl Sequential {
             return Err(ModelError::NonFinite(format!("loss is {value} on this batch")));
         }
         let grads = total.backward()?;
-        optimizer.step(&self.trainable_vars(), &grads)?;
+        let mut pairs = Vec::new();
+        for (own, used) in self.layers.iter().zip(&step_layers) {
+            for (var, used_var) in own.trainable_params().into_iter().zip(used.trainable_params()) {
+                if let Some(g) = grads.get(used_var.as_tensor()) {
+                    pairs.push((var.clone(), g.clone()));
+                }
+            }
+        }
+        optimizer.step_with(&pairs)?;
         Ok((value, out.detach()))
     }
 
@@ -942,4 +976,69 @@ fn init_params(spec: &LayerSpec, input: InputShape, device: &Device, rng: &mut S
         }
         _ => Params::None,
     })
+}
+
+/// A handle on `t`'s values that this build of candle made (a new tensor id, the same storage when
+/// `t` is contiguous), outside any graph.
+fn handle_made_here(t: &Tensor) -> Result<Tensor> {
+    Ok(t.detach().reshape(t.shape())?)
+}
+
+/// The L2 terms of these layers (see [`Sequential::regularization_loss`]).
+fn regularization_loss_of(layers: &[Layer]) -> Result<Option<Tensor>> {
+    let mut total: Option<Tensor> = None;
+    for l in layers {
+        if let (LayerSpec::Dense { l2: Some(f), .. }, Params::Dense { kernel, .. }) = (&l.spec, &l.params) {
+            let term = (kernel.as_tensor().sqr()?.sum_all()? * *f)?;
+            total = Some(match total {
+                None => term,
+                Some(t) => (t + term)?,
+            });
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::{Loss, Optimizer, OptimizerState};
+    use crate::spec::{BatchNormalization, Conv2D, Dense, Dropout, Flatten};
+
+    /// A step of a model whose layers another build made (as a notebook cell other than the
+    /// training one would) goes through copies of the weights made here; it must update the
+    /// model's own variables exactly as a step on a model made here does.
+    #[test]
+    fn a_step_through_weights_made_here_updates_the_models_own_variables_identically() {
+        let dev = Device::Cpu;
+        let mut made_here = Sequential::new(InputShape::Image { height: 6, width: 6, channels: 2 }, &dev).seed(4);
+        made_here.add(Conv2D::new(3, (3, 3)).activation(Activation::Relu)).unwrap();
+        made_here.add(BatchNormalization::new()).unwrap();
+        made_here.add(BatchNormalization::new().name("frozen_norm")).unwrap();
+        made_here.add(Flatten::new()).unwrap();
+        made_here.add(Dropout::new(0.25)).unwrap();
+        made_here.add(Dense::new(4).activation(Activation::Softmax).l2(0.01)).unwrap();
+        made_here.set_trainable("frozen_norm", false).unwrap();
+        let mut made_elsewhere = made_here.clone();
+        for l in &mut made_elsewhere.layers {
+            l.made_by = 0;
+        }
+        let x = Tensor::rand(0f32, 1f32, (5, 2, 6, 6), &dev).unwrap();
+        let y = Tensor::new(&[0u32, 1, 2, 3, 1], &dev).unwrap();
+        let loss = Loss::SparseCategoricalCrossentropy { from_logits: false };
+        let (mut opt_a, mut opt_b) = (OptimizerState::new(Optimizer::adam()), OptimizerState::new(Optimizer::adam()));
+        for _ in 0..3 {
+            let (la, _) = made_here.autograd_step(&x, &y, &loss, &mut opt_a).unwrap();
+            let (lb, _) = made_elsewhere.autograd_step(&x, &y, &loss, &mut opt_b).unwrap();
+            assert_eq!(la, lb);
+        }
+        let weights = |m: &Sequential| -> Vec<Vec<f32>> { m.layers.iter().flat_map(|l| l.weights()).map(|(_, v)| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect() };
+        let (a, b) = (weights(&made_here), weights(&made_elsewhere));
+        assert_eq!(a, b, "weights and moving statistics after three steps");
+        let initial = weights(&made_here.clone_model().unwrap());
+        assert_ne!(a[0], initial[0], "the convolution kernel was trained");
+        for l in &made_elsewhere.layers {
+            assert_eq!(l.made_by, 0, "the model keeps its own variables");
+        }
+    }
 }

@@ -7,7 +7,6 @@
 //! layer's logits still come from candle's autograd, on the tiny `(N, classes)` tensors, so every
 //! loss keeps exactly the Keras semantics of [`crate::Loss::compute_keras`].
 
-use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var, D};
 
 use super::{activate, update_moving, Layer, Params, Sequential, SplitMix};
@@ -231,7 +230,7 @@ impl Sequential {
             (z.as_tensor().clone(), loss.compute_keras(z.as_tensor(), None, y)?)
         };
         let mut value = total.to_dtype(DType::F32)?.to_scalar::<f32>()?;
-        let mut store = GradStore::default();
+        let mut grads: Vec<(Var, Tensor)> = Vec::new();
         if let Some(reg) = self.regularization_loss()? {
             value += reg.to_dtype(DType::F32)?.to_scalar::<f32>()?;
         }
@@ -267,8 +266,8 @@ impl Sequential {
                     let Params::Conv { kernel, bias } = &conv.params else { return Err(mismatch(conv)) };
                     if let Some((dx, dw, db)) = cpu::conv_grad_through_max_pool(geom, x, &kernel.as_tensor().detach(), op, winners, &g, y, *relu, j > first_trainable)? {
                         if conv.trainable {
-                            store.insert(kernel.as_tensor(), dw);
-                            store.insert(bias.as_tensor(), db);
+                            grads.push((kernel.clone(), dw));
+                            grads.push((bias.clone(), db));
                         }
                         tapes[j] = None;
                         match dx {
@@ -286,11 +285,11 @@ impl Sequential {
                 if let (Some(Tape::Conv { x, geom, relu, .. }), conv) = (&tapes[j], &self.layers[j]) {
                     let (Params::Conv { kernel, bias }, Params::Norm { gamma, beta, .. }) = (&conv.params, &l.params) else { return Err(mismatch(conv)) };
                     if let Some(r) = cpu::conv_grad_through_batch_norm(geom, x, &kernel.as_tensor().detach(), norm_x, &gamma.as_tensor().detach(), &g, stats, *relu, relu_after.as_ref(), j > first_trainable)? {
-                        store.insert(gamma.as_tensor(), r.dgamma);
-                        store.insert(beta.as_tensor(), r.dbeta);
+                        grads.push((gamma.clone(), r.dgamma));
+                        grads.push((beta.clone(), r.dbeta));
                         if conv.trainable {
-                            store.insert(kernel.as_tensor(), r.dw);
-                            store.insert(bias.as_tensor(), r.db);
+                            grads.push((kernel.clone(), r.dw));
+                            grads.push((bias.clone(), r.db));
                         }
                         tapes[j] = None;
                         match r.dx {
@@ -312,8 +311,8 @@ impl Sequential {
                     };
                     let (dx, dw, db) = cpu::conv2d_grad(&geom, mask.as_ref(), &x, &kernel.as_tensor().detach(), &g, need_dx)?;
                     if l.trainable {
-                        store.insert(kernel.as_tensor(), dw);
-                        store.insert(bias.as_tensor(), db);
+                        grads.push((kernel.clone(), dw));
+                        grads.push((bias.clone(), db));
                     }
                     match dx {
                         Some(dx) => dx,
@@ -332,8 +331,8 @@ impl Sequential {
                     let Params::Norm { gamma, beta, .. } = &l.params else { return Err(mismatch(l)) };
                     masked = after_relu_conv[i];
                     let (dx, dgamma, dbeta) = cpu::batch_norm_grad(&x, &gamma.as_tensor().detach(), &g, &stats, masked, relu_after.as_ref())?;
-                    store.insert(gamma.as_tensor(), dgamma);
-                    store.insert(beta.as_tensor(), dbeta);
+                    grads.push((gamma.clone(), dgamma));
+                    grads.push((beta.clone(), dbeta));
                     dx
                 }
                 Tape::Scale { scale } => g.broadcast_mul(&scale)?,
@@ -347,8 +346,8 @@ impl Sequential {
                         if let LayerSpec::Dense { l2: Some(f), .. } = &l.spec {
                             dw = (dw + (kernel.as_tensor().detach() * (2.0 * *f))?)?;
                         }
-                        store.insert(kernel.as_tensor(), dw);
-                        store.insert(bias.as_tensor(), gz.sum(0)?);
+                        grads.push((kernel.clone(), dw));
+                        grads.push((bias.clone(), gz.sum(0)?));
                     }
                     if !need_dx {
                         break;
@@ -359,7 +358,7 @@ impl Sequential {
                 Tape::Identity => g,
             };
         }
-        optimizer.step(&self.trainable_vars(), &store)?;
+        optimizer.step_with(&grads)?;
         Ok((value, out.detach()))
     }
 
