@@ -31,13 +31,13 @@ pub fn choose_device() -> DeviceChoice {
     if cuda_is_available() {
         match Device::new_cuda(0) {
             Ok(device) => return DeviceChoice { device, description: "CUDA GPU 0".into() },
-            Err(e) => notes.push(format!("CUDA build but no usable GPU: {e}")),
+            Err(e) => notes.push(format!("CUDA build but no usable GPU: {}", first_line(&e))),
         }
     }
     if metal_is_available() {
         match Device::new_metal(0) {
             Ok(device) => return DeviceChoice { device, description: "Metal GPU 0".into() },
-            Err(e) => notes.push(format!("Metal build but no usable GPU: {e}")),
+            Err(e) => notes.push(format!("Metal build but no usable GPU: {}", first_line(&e))),
         }
     }
     if notes.is_empty() {
@@ -48,6 +48,12 @@ pub fn choose_device() -> DeviceChoice {
         notes.push("generic device-path kernels (CANDLEBOOK_CPU_KERNELS=generic)".into());
     }
     DeviceChoice { device: Device::Cpu, description: format!("CPU ({threads} threads; {})", notes.join("; ")) }
+}
+
+/// An error's first line: candle appends a backtrace to its errors when `RUST_BACKTRACE` is set,
+/// and the device report is one line.
+fn first_line(e: &candle_core::Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().trim_end().to_string()
 }
 
 /// [`choose_device`], printing `device: <what was picked>` and returning the device.

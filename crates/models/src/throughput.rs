@@ -85,6 +85,8 @@ impl<'a> Throughput<'a> {
         for _ in 0..steps {
             self.model.predict(&x)?;
         }
+        // a GPU queues the work: the time counts only once it is done
+        self.model.device().synchronize()?;
         Ok(rate(steps * PREDICT_IMAGES, start))
     }
 }
