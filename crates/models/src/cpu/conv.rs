@@ -241,7 +241,7 @@ pub(crate) fn conv_forward_with_sums(g: &ConvGeometry, x: &Tensor, w: &Tensor, b
 /// through the ReLU first when its output `relu_output` is given); `dx` only when `input_grad`.
 pub(crate) fn conv2d_grad(g: &ConvGeometry, relu_output: Option<&Tensor>, x: &Tensor, w: &Tensor, grad: &Tensor, input_grad: bool) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
     let grad = grad.contiguous()?;
-    if super::direct::available() && (!input_grad || g.unit_strides()) {
+    if super::direct::available() && (!input_grad || super::direct::input_grad_supported(g)) {
         // image by image: the ReLU mask and both gradients while each image's gradient is in cache
         let (x, w, y) = (x.contiguous()?, w.contiguous()?, relu_output.map(Tensor::contiguous).transpose()?);
         let mut tensors = vec![&x, &w, &grad];

@@ -9,9 +9,10 @@
 //! pixels × 32 channels, each input value broadcast) and transposes each finished tile in
 //! registers into the output planes. A cost estimate per convolution picks the kernel and tile.
 //!
-//! Used for the forward pass and, at stride 1, for the input gradient (a convolution of the
-//! output gradient with the flipped, transposed kernel). Selected at run time on CPUs with
-//! AVX-512F; elsewhere the im2col path in `conv.rs` runs.
+//! Used for the forward pass and for the input gradient (a convolution of the output gradient
+//! with the flipped, transposed kernel; at larger strides one per stride phase of the input, see
+//! [`InputGrad`]). Selected at run time on CPUs with AVX-512F; elsewhere the im2col path in
+//! `conv.rs` runs.
 
 use super::conv::{phase_range, ConvGeometry};
 
@@ -329,21 +330,162 @@ impl Forward {
     }
 }
 
-/// The input gradient of a stride-1 convolution, `dx = conv(dy, flip(w)ᵀ)` with the complementary
-/// padding. `None` when the geometry is not stride 1 (the caller falls back to col2im).
+/// The input gradient `dx` of a convolution: `None` where [`input_grad_supported`] is false (the
+/// caller falls back to col2im).
 pub(crate) fn conv_input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Option<Vec<f32>> {
-    Some(input_grad_forward(g, w)?.batch(dy))
+    Some(InputGrad::new(g, w)?.batch(dy))
 }
 
-/// The convolution that computes [`conv_input_grad`], planned; `None` unless stride 1.
-fn input_grad_forward(g: &ConvGeometry, w: &[f32]) -> Option<Forward> {
-    if !g.unit_strides() || g.pad_top >= g.kh || g.pad_left >= g.kw {
-        return None;
+/// Whether [`InputGrad`] computes this geometry's input gradient: always at stride 1 with less
+/// padding than the kernel, and at larger strides unless a stride phase's first input pixel
+/// lies further from the output grid than its share of the kernel reaches (a negative padding;
+/// no Keras `same` or `valid` geometry does that).
+pub(crate) fn input_grad_supported(g: &ConvGeometry) -> bool {
+    (0..g.sy).all(|ry| phase_axis(ry, g.sy, g.pad_top, g.h, g.kh).is_some()) && (0..g.sx).all(|rx| phase_axis(rx, g.sx, g.pad_left, g.w, g.kw).is_some())
+}
+
+/// One axis of stride phase `r` (stride `s`, padding `pad`, `len` input pixels, kernel `k`):
+/// the first phase index `q0` and the count `nq` of the input pixels `i` with
+/// `(i + pad) % s == r` (`i = q·s + r − pad`), and the kernel taps on the phase, `k·s + r` for
+/// `k < taps`. `None` when the phase convolution would need a negative padding (`q0 ≥ taps`
+/// with taps on the phase).
+fn phase_axis(r: usize, s: usize, pad: usize, len: usize, k: usize) -> Option<(usize, usize, usize)> {
+    let q0 = if pad > r { (pad - r).div_ceil(s) } else { 0 };
+    let nq = if len + pad > r { ((len - 1 + pad - r) / s + 1).saturating_sub(q0) } else { 0 };
+    let taps = if r < k { (k - r).div_ceil(s) } else { 0 };
+    (nq == 0 || taps == 0 || q0 < taps).then_some((q0, nq, taps))
+}
+
+/// The input gradient of a convolution, planned once per kernel. At stride 1 it is one
+/// convolution of the output gradient with the flipped, transposed kernel and the complementary
+/// padding. At stride `(sy, sx)` the input splits into `sy · sx` phases (input pixels
+/// `(q_y·sy + r_y − pad_top, q_x·sx + r_x − pad_left)` for each residue `(r_y, r_x)`), and each
+/// phase's gradient is a stride-1 convolution of the output gradient with the kernel taps that
+/// land on it (`k_y·sy + r_y`, `k_x·sx + r_x`), flipped: `dx[q] = Σ_t dy[q − t] · w[t·s + r]`.
+/// So no zeroed buffer, no col2im scatter-add and no GEMM repacking: each phase runs on the
+/// direct kernel and is interleaved into `dx` once.
+pub(crate) struct InputGrad {
+    g: ConvGeometry,
+    parts: Vec<InputPhase>,
+}
+
+/// One stride phase of an [`InputGrad`].
+struct InputPhase {
+    ry: usize,
+    rx: usize,
+    /// First phase row and column (`q0` of [`phase_axis`]) and their counts.
+    qy0: usize,
+    qx0: usize,
+    nqy: usize,
+    nqx: usize,
+    /// The phase's convolution (output `cin × nqy × nqx`); `None` where no kernel tap lands on
+    /// the phase (a stride larger than the kernel), whose gradient is zero.
+    conv: Option<Forward>,
+}
+
+impl InputGrad {
+    /// For OIHW kernel `w`; `None` unless [`input_grad_supported`]. Only call when [`available`].
+    pub(crate) fn new(g: &ConvGeometry, w: &[f32]) -> Option<InputGrad> {
+        let k = g.cin * g.kh * g.kw;
+        let mut parts = Vec::with_capacity(g.sy * g.sx);
+        for ry in 0..g.sy {
+            let (qy0, nqy, khr) = phase_axis(ry, g.sy, g.pad_top, g.h, g.kh)?;
+            for rx in 0..g.sx {
+                let (qx0, nqx, kwr) = phase_axis(rx, g.sx, g.pad_left, g.w, g.kw)?;
+                if nqy == 0 || nqx == 0 {
+                    continue;
+                }
+                let conv = (khr > 0 && kwr > 0).then(|| {
+                    // output row r (phase row qy0 + r) reads gradient rows qy0 + r − t, t < khr: a
+                    // stride-1 convolution with padding khr − 1 − qy0 and the taps reversed
+                    let t = ConvGeometry { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: khr, kw: kwr, sy: 1, sx: 1, pad_top: khr - 1 - qy0, pad_left: kwr - 1 - qx0, oh: nqy, ow: nqx };
+                    let plan = Plan::new(&t, |ci, co, a, b| w[co * k + (ci * g.kh + (khr - 1 - a) * g.sy + ry) * g.kw + (kwr - 1 - b) * g.sx + rx], |_| 0.0);
+                    Forward { g: t, plan, relu: false }
+                });
+                parts.push(InputPhase { ry, rx, qy0, qx0, nqy, nqx, conv });
+            }
+        }
+        Some(InputGrad { g: *g, parts })
     }
-    let t = ConvGeometry { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw, sy: 1, sx: 1, pad_top: g.kh - 1 - g.pad_top, pad_left: g.kw - 1 - g.pad_left, oh: g.h, ow: g.w };
-    let k = g.cin * g.kh * g.kw;
-    let plan = Plan::new(&t, |ci, co, ky, kx| w[co * k + (ci * g.kh + g.kh - 1 - ky) * g.kw + g.kw - 1 - kx], |_| 0.0);
-    Some(Forward { g: t, plan, relu: false })
+
+    /// At stride 1 the one phase is the whole input gradient, written in place.
+    fn in_place(&self) -> bool {
+        self.g.unit_strides()
+    }
+
+    /// Floats of scratch [`InputGrad::image`] needs: every phase's gradient (none at stride 1).
+    pub(crate) fn scratch_len(&self) -> usize {
+        if self.in_place() {
+            0
+        } else {
+            self.parts.iter().map(|p| self.g.cin * p.nqy * p.nqx).sum()
+        }
+    }
+
+    /// Every image of the batch's output gradient `dy`, spread over the rayon pool.
+    fn batch(&self, dy: &[f32]) -> Vec<f32> {
+        let g = &self.g;
+        let (per_dy, per_dx) = (g.cout * g.oh * g.ow, g.cin * g.h * g.w);
+        // SAFETY: `image` writes all of each image's input gradient.
+        unsafe { super::par_build_written(g.n * per_dx, per_dx, |i, dxi| super::with_outer_scratch(self.scratch_len(), 0, |scratch, _| self.image(&dy[i * per_dy..(i + 1) * per_dy], dxi, scratch))) }
+    }
+
+    /// One image's input gradient (`cin × h × w`, every value written) from its output gradient
+    /// `dyi` (`cout × oh × ow`); `scratch` holds [`InputGrad::scratch_len`] floats.
+    pub(crate) fn image(&self, dyi: &[f32], dxi: &mut [std::mem::MaybeUninit<f32>], scratch: &mut [f32]) {
+        let g = &self.g;
+        assert!(dxi.len() == g.cin * g.h * g.w && scratch.len() >= self.scratch_len(), "input gradient: {} values, {} scratch, for {g:?}", dxi.len(), scratch.len());
+        if self.in_place() {
+            // stride 1: one phase, q = i (qy0 = pad_top, nqy = h), and the kernel reaches it
+            let conv = self.parts[0].conv.as_ref().expect("a stride-1 convolution has taps on its one phase");
+            return conv.image(dyi, dxi);
+        }
+        let mut rest = &mut scratch[..];
+        let mut outs = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            let (out, tail) = std::mem::take(&mut rest).split_at_mut(g.cin * part.nqy * part.nqx);
+            rest = tail;
+            match &part.conv {
+                // SAFETY: f32 and MaybeUninit<f32> share a layout; `image` only writes.
+                Some(conv) => conv.image(dyi, unsafe { &mut *(out as *mut [f32] as *mut [std::mem::MaybeUninit<f32>]) }),
+                None => out.fill(0.0),
+            }
+            outs.push(&*out);
+        }
+        // interleave: input row iy = qy·sy + ry − pad_top takes its columns from the phases of
+        // residue ry, column q·sx + rx − pad_left from phase (ry, rx)
+        fn row_of<'a>(g: &ConvGeometry, part: &InputPhase, out: &'a [f32], c: usize, iy: usize) -> Option<(&'a [f32], usize)> {
+            let r = ((iy + g.pad_top) / g.sy).checked_sub(part.qy0).filter(|&r| r < part.nqy)?;
+            Some((&out[(c * part.nqy + r) * part.nqx..][..part.nqx], part.qx0))
+        }
+        // the phases of each residue ry, in rx order
+        let by_residue: Vec<Vec<(&InputPhase, &[f32])>> = (0..g.sy).map(|ry| self.parts.iter().zip(&outs).filter(|(p, _)| p.ry == ry).map(|(p, o)| (p, *o)).collect()).collect();
+        // channel by channel, row by row: `dx` is written in order (row-major over channels, a
+        // row at a time, cost 5x more when each row went to another channel's plane)
+        for c in 0..g.cin {
+            for iy in 0..g.h {
+                let row = &by_residue[(iy + g.pad_top) % g.sy];
+                let dst = &mut dxi[(c * g.h + iy) * g.w..][..g.w];
+                #[cfg(target_arch = "x86_64")]
+                if let [(p0, o0), (p1, o1)] = row[..] {
+                    if g.sx == 2 {
+                        let ((s0, q0), (s1, q1)) = (row_of(g, p0, o0, c, iy).expect("phase row"), row_of(g, p1, o1, c, iy).expect("phase row"));
+                        // SAFETY: AVX-512F is present (callers check `available()`); the two
+                        // phase rows cover every column of the row (see `avx512::interleave2`).
+                        unsafe { avx512::interleave2(s0, q0, s1, q1, g.pad_left, dst) };
+                        continue;
+                    }
+                }
+                for &(part, out) in row {
+                    let (src, q0) = row_of(g, part, out, c, iy).expect("phase row");
+                    let first = q0 * g.sx + part.rx - g.pad_left;
+                    for (d, &v) in dst[first..].iter_mut().step_by(g.sx).zip(src) {
+                        d.write(v);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A convolution's output gradient, one image at a time.
@@ -403,10 +545,10 @@ impl SharedOut {
     }
 }
 
-/// Kernel and bias gradients (see [`conv_weight_grad`]) and, with the kernel `w` given at stride
-/// 1, the input gradient ([`conv_input_grad`]), image by image: each image's output gradient is
+/// Kernel and bias gradients (see [`conv_weight_grad`]) and, with the kernel `w` given, the input
+/// gradient ([`InputGrad`]), image by image: each image's output gradient is
 /// produced or read once (`dy`, e.g. a pooling's gradient scattered straight into cache) and
-/// serves both. `None` for the input gradient when `w` is `None` or the stride is not 1.
+/// serves both. `None` for the input gradient when `w` is `None` or [`input_grad_supported`] is false.
 ///
 /// Each thread accumulates `dwᵀ` (K × Cout) over its share of the images in register tiles of
 /// kernel elements × 16-channel vectors: per pixel, input values are broadcast from the padded
@@ -428,14 +570,15 @@ pub(crate) fn conv_backward(g: &ConvGeometry, x: &[f32], dy: &impl OutputGrad, w
     let rows = (8192 / (g.ow * g.cout).max(1)).clamp(1, g.oh);
     let threads = rayon::current_num_threads().max(1);
     let per = g.n.div_ceil(threads);
-    let input_grad = w.and_then(|w| input_grad_forward(g, w));
+    let input_grad = w.and_then(|w| InputGrad::new(g, w));
+    let phase_scratch = input_grad.as_ref().map_or(0, InputGrad::scratch_len);
     let mut dx: Vec<f32> = Vec::with_capacity(if input_grad.is_some() { g.n * image } else { 0 });
     let dx_out = SharedOut(dx.spare_capacity_mut().as_mut_ptr());
     let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..g.n.div_ceil(per))
         .into_par_iter()
         .map(|t| {
             let (mut acc, mut bias) = (vec![0f32; kpad * g.cout], vec![0f32; g.cout]);
-            super::with_outer_scratch(g.cout * p, 0, |dy_scratch, _| {
+            super::with_outer_scratch(g.cout * p, phase_scratch, |dy_scratch, phase_out| {
                 for i in t * per..((t + 1) * per).min(g.n) {
                     let dyi = dy.image(i, dy_scratch);
                     // a tile's channel-vector loads run up to 16 · WC values past its first channel
@@ -466,7 +609,7 @@ pub(crate) fn conv_backward(g: &ConvGeometry, x: &[f32], dy: &impl OutputGrad, w
                         // SAFETY: image `i` of `dx` (capacity `n × image`) is written by this
                         // thread alone: the threads' image ranges are disjoint.
                         let dxi = unsafe { dx_out.slice(i * image, image) };
-                        f.image(dyi, dxi);
+                        f.image(dyi, dxi, phase_out);
                     }
                 }
             });
@@ -724,6 +867,44 @@ mod avx512 {
             for group in plan.vectors.as_chunks::<NV>().0 {
                 tile::<MR, NV>(k, plan.packed.as_ptr().add(t * k * MR), plan.taps.as_ptr(), phases.as_ptr(), group, plan.bias.as_ptr().add(t * MR), out.add(t * MR * p), p, rows, relu);
             }
+        }
+    }
+
+    /// One input-gradient row at horizontal stride 2 from its two phase rows: column `X − pad`
+    /// (`X` the padded column) is `even[X/2 − q_even]` for even `X`, `odd[X/2 − q_odd]` for odd,
+    /// 16 pairs per step (one permute each for the low and high 16 columns); loads and stores
+    /// outside the rows are masked off. Every column must fall on one of the two rows.
+    ///
+    /// # Safety
+    /// AVX-512F must be present.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn interleave2(even: &[f32], q_even: usize, odd: &[f32], q_odd: usize, pad: usize, dst: &mut [std::mem::MaybeUninit<f32>]) {
+        let w = dst.len() as isize;
+        if w == 0 {
+            return;
+        }
+        // lanes l with lo ≤ l < hi
+        let lanes = |lo: isize, hi: isize| -> __mmask16 {
+            let (lo, hi) = (lo.clamp(0, 16), hi.clamp(0, 16));
+            if lo >= hi {
+                0
+            } else {
+                (((1u32 << hi) - 1) & !((1u32 << lo) - 1)) as u16
+            }
+        };
+        let lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        let (pad, out) = (pad as isize, dst.as_mut_ptr().cast::<f32>());
+        let (m_first, m_last) = (pad / 2, (pad + w - 1) / 2);
+        let mut m = m_first;
+        while m <= m_last {
+            let (j0, j1) = (m - q_even as isize, m - q_odd as isize);
+            let a = _mm512_maskz_loadu_ps(lanes(-j0, even.len() as isize - j0), even.as_ptr().wrapping_offset(j0));
+            let b = _mm512_maskz_loadu_ps(lanes(-j1, odd.len() as isize - j1), odd.as_ptr().wrapping_offset(j1));
+            let base = 2 * m - pad;
+            _mm512_mask_storeu_ps(out.wrapping_offset(base), lanes(-base, w - base), _mm512_permutex2var_ps(a, lo_idx, b));
+            _mm512_mask_storeu_ps(out.wrapping_offset(base + 16), lanes(-base - 16, w - base - 16), _mm512_permutex2var_ps(a, hi_idx, b));
+            m += 16;
         }
     }
 
@@ -987,6 +1168,13 @@ mod tests {
             geometry2(2, 2, 14, 28, 32, (3, 3), (2, 1), true),
             geometry2(1, 3, 19, 15, 7, (5, 2), (3, 2), true),
             geometry2(1, 2, 9, 30, 12, (1, 4), (1, 4), false),
+            // strided input gradients: the fingers net's second layer, a stride beyond the kernel
+            // (phases no tap reaches), a 1×1 stride-2 `same` kernel, stride 3 with padding
+            geometry(1, 64, 63, 63, 32, 3, 2, false),
+            geometry(1, 2, 10, 10, 4, 3, 2, false),
+            geometry(1, 3, 10, 11, 5, 1, 2, true),
+            geometry2(1, 4, 9, 13, 6, (2, 1), (3, 2), false),
+            geometry2(1, 3, 20, 17, 8, (5, 4), (3, 3), true),
         ]
         .into_iter()
         .enumerate()
@@ -1022,15 +1210,15 @@ mod tests {
                 assert!((d as f64 - r).abs() < 1e-3 * (1.0 + r.abs()), "case {i} dw at {j}: {d} vs {r}");
             }
             // dx[c, iy, ix] = Σ dy[co, oy, ox] · w[co, c, ky, kx] over the taps that read (iy, ix)
-            let Some(dx) = conv_input_grad(&g, &dy, &w) else {
-                assert!(!g.unit_strides(), "case {i}");
-                continue;
-            };
+            let dx = conv_input_grad(&g, &dy, &w).unwrap_or_else(|| panic!("case {i}: no direct input gradient for {g:?}"));
             let mut want_dx = vec![0f64; x.len()];
             each_tap(&g, |xi, wi, yi| want_dx[xi] += dy[yi] as f64 * w[wi] as f64);
             for (j, (&d, &r)) in dx.iter().zip(&want_dx).enumerate() {
                 assert!((d as f64 - r).abs() < 1e-4 * (1.0 + r.abs()), "case {i} dx at {j}: {d} vs {r}");
             }
+            // the fused backward (weight and input gradients image by image) gives the same
+            let (fused_dx, _, _) = conv_backward(&g, &x, &BatchGrad { dy: &dy, relu_output: None, per_image: g.cout * g.oh * g.ow }, Some(&w));
+            assert_eq!(fused_dx.as_deref(), Some(&dx[..]), "case {i}: fused input gradient");
         }
         assert_eq!(tiles_used, TILES.into_iter().collect(), "every register tile shape is tested");
         assert_eq!(channel_tiles_used, CHANNEL_TILES.into_iter().collect(), "every channel-vector tile shape is tested");

@@ -402,7 +402,7 @@ pub(crate) fn conv_grad_through_batch_norm(
     relu_after: Option<&Tensor>,
     input_grad: bool,
 ) -> candle_core::Result<Option<ConvNormGrads>> {
-    if !super::direct::available() || (input_grad && !g.unit_strides()) {
+    if !super::direct::available() || (input_grad && !super::direct::input_grad_supported(g)) {
         return Ok(None);
     }
     let (conv_x, w, norm_x, gamma, grad) = (conv_x.contiguous()?, w.contiguous()?, norm_x.contiguous()?, gamma.contiguous()?, grad.contiguous()?);

@@ -427,7 +427,7 @@ pub(crate) fn conv_grad_through_max_pool(
     relu: bool,
     input_grad: bool,
 ) -> candle_core::Result<Option<(Option<Tensor>, Tensor, Tensor)>> {
-    if !super::direct::available() || (input_grad && !g.unit_strides()) {
+    if !super::direct::available() || (input_grad && !super::direct::input_grad_supported(g)) {
         return Ok(None);
     }
     let ohw = pool.out.0 * pool.out.1;
