@@ -85,17 +85,18 @@ impl Sequential {
             })
     }
 
-    /// One layer forward in training mode, with its tape. `linear` drops a Dense/Conv2D activation
-    /// (the last layer when the loss takes logits).
+    /// One layer forward in training mode, with its tape. `activation` replaces a Dense/Conv2D
+    /// layer's own: `Linear` for the last layer when the loss takes logits, `Relu` for a linear
+    /// convolution whose next layer is a ReLU (that layer then passes values and gradients through).
     /// `sums`: carried from a convolution (or pooling) to the batch norm right after it, the
     /// output's per-image channel sums taken while each image was in cache (set here when
     /// `next_is_norm`, taken by the batch norm).
-    fn taped_layer(&self, l: &Layer, x: &Tensor, linear: bool, next_is_norm: bool, sums: &mut Option<cpu::ImageSums>) -> Result<(Tensor, Tape)> {
+    fn taped_layer(&self, l: &Layer, x: &Tensor, activation_override: Option<Activation>, next_is_norm: bool, sums: &mut Option<cpu::ImageSums>) -> Result<(Tensor, Tape)> {
         let given = sums.take();
         let det = |v: &Var| v.as_tensor().detach();
         Ok(match (&l.spec, &l.params) {
             (LayerSpec::Conv2D { strides, padding, activation, .. }, Params::Conv { kernel, bias }) => {
-                let act = if linear { Activation::Linear } else { *activation };
+                let act = activation_override.unwrap_or(*activation);
                 let (k, b) = (det(kernel), det(bias));
                 let geom = conv_geometry(x, &k, &b, *strides, *padding)?;
                 let relu = act == Activation::Relu;
@@ -140,13 +141,13 @@ impl Sequential {
             }
             (LayerSpec::Flatten { .. }, _) => (x.clone(), Tape::Identity),
             (LayerSpec::Dense { activation, .. }, Params::Dense { kernel, bias }) => {
-                let act = if linear { Activation::Linear } else { *activation };
+                let act = activation_override.unwrap_or(*activation);
                 let z = x.matmul(&det(kernel))?.broadcast_add(&det(bias))?;
                 let y = activate(&z, act)?;
                 (y.clone(), Tape::Dense { x: x.clone(), y, activation: act })
             }
             (LayerSpec::Activation { activation, .. }, _) => {
-                let act = if linear { Activation::Linear } else { *activation };
+                let act = activation_override.unwrap_or(*activation);
                 let y = activate(x, act)?;
                 (y.clone(), Tape::Act { y, activation: act })
             }
@@ -215,7 +216,18 @@ impl Sequential {
                 i += 2;
                 continue;
             }
-            let (out, tape) = self.taped_layer(&self.layers[i], &h, split_logits && i + 1 == n_layers, self.is_trainable_norm(i + 1), &mut sums)?;
+            // a linear convolution and the ReLU layer after it (Keras's `Conv2D` then
+            // `Activation('relu')`) as one ReLU convolution: no pass of its own over the
+            // activations forward or backward (the fingers CNN's first layer writes 1 MB an image)
+            if relu_next && matches!(self.layers[i].spec, LayerSpec::Conv2D { activation: Activation::Linear, .. }) && cpu::applies(&h) {
+                let (out, tape) = self.taped_layer(&self.layers[i], &h, Some(Activation::Relu), self.is_trainable_norm(i + 2), &mut sums)?;
+                tapes.extend([tape, Tape::Identity]);
+                h = out;
+                i += 2;
+                continue;
+            }
+            let linear = split_logits && i + 1 == n_layers;
+            let (out, tape) = self.taped_layer(&self.layers[i], &h, linear.then_some(Activation::Linear), self.is_trainable_norm(i + 1), &mut sums)?;
             tapes.push(tape);
             h = out;
             i += 1;
@@ -523,6 +535,31 @@ mod tests {
             m
         };
         let x = Tensor::randn(0f32, 1f32, (6, 1, 24, 24), &dev).unwrap();
+        let y = Tensor::new(&[0u32, 1, 2, 3, 0, 1], &dev).unwrap();
+        assert_taped_matches_autograd(build, &x, &y);
+    }
+
+    /// The plain fingers CNN's pattern, linear strided convolutions each followed by a ReLU layer
+    /// (run as ReLU convolutions, the layer passing through), and the same pair before a batch
+    /// norm and before a max pooling.
+    #[test]
+    fn taped_step_matches_autograd_with_relu_layers_after_linear_convolutions() {
+        let dev = Device::Cpu;
+        let build = || {
+            let mut m = Sequential::new(Input::image(26, 26, 1), &dev).seed(9);
+            m.add(Conv2D::new(8, (4, 4)).strides((2, 2))).unwrap();
+            m.add(crate::spec::ActivationLayer::new(Activation::Relu)).unwrap();
+            m.add(Conv2D::new(6, (3, 3)).strides((2, 2))).unwrap();
+            m.add(crate::spec::ActivationLayer::new(Activation::Relu)).unwrap();
+            m.add(BatchNormalization::new()).unwrap();
+            m.add(Conv2D::new(5, (3, 3)).padding(Padding::Same)).unwrap();
+            m.add(crate::spec::ActivationLayer::new(Activation::Relu)).unwrap();
+            m.add(MaxPooling2D::new((2, 2))).unwrap();
+            m.add(Flatten::new()).unwrap();
+            m.add(Dense::new(4).activation(Activation::Softmax)).unwrap();
+            m
+        };
+        let x = Tensor::randn(0f32, 1f32, (6, 1, 26, 26), &dev).unwrap();
         let y = Tensor::new(&[0u32, 1, 2, 3, 0, 1], &dev).unwrap();
         assert_taped_matches_autograd(build, &x, &y);
     }
